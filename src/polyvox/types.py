@@ -1,0 +1,94 @@
+"""Frozen value types shared by every layer: requests, audio chunks, engine capabilities."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+ParamValue = float | int | str | bool
+EngineKind = Literal["tts", "stt"]
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One engine-specific request parameter and the values it accepts."""
+
+    type: Literal["float", "int", "str", "bool"]
+    description: str
+    default: ParamValue | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    """What an engine can do, as data the service validates requests against."""
+
+    name: str
+    kind: EngineKind
+    description: str
+    languages: tuple[str, ...] = ()
+    sample_rate: int = 22050
+    streaming: bool = True
+    voice_cloning: bool = False
+    instructions: bool = False
+    speed: bool = True
+    voice_attributes: tuple[str, ...] = ()
+    params: Mapping[str, ParamSpec] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class VoiceInfo:
+    """A voice a TTS model offers."""
+
+    id: str
+    name: str
+    language: str
+    model: str
+    sample_rate: int
+    gender: str | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class SpeechRequest:
+    """One synthesis call to an engine; ``None`` means "engine default"."""
+
+    text: str
+    voice: str
+    speed: float | None = None
+    language: str | None = None
+    instructions: str | None = None
+    params: Mapping[str, ParamValue] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AudioChunk:
+    """Mono float32 PCM in [-1, 1] at ``sample_rate``."""
+
+    samples: npt.NDArray[np.float32]
+    sample_rate: int
+
+    @property
+    def duration(self) -> float:
+        """Seconds of audio in this chunk."""
+        return len(self.samples) / self.sample_rate
+
+
+@dataclass(frozen=True)
+class SpeechParams:
+    """What a client asked for, transport-neutral; the service validates and resolves it."""
+
+    model: str
+    input: str
+    voice: str | None = None
+    response_format: str = "mp3"
+    speed: float | None = None
+    instructions: str | None = None
+    sample_rate: int | None = None
+    params: Mapping[str, ParamValue] = field(default_factory=dict)
