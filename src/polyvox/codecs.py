@@ -30,21 +30,23 @@ class FormatSpec:
     codec: str | None
     rates: tuple[int, ...] | None = None
     options: tuple[tuple[str, str], ...] = ()
+    bit_rate: int | None = None
 
 
 _ANY_RATE = None
 _SPECS: dict[str, FormatSpec] = {
     "mp3": FormatSpec(
         "audio/mpeg", "mp3", "libmp3lame",
-        (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000),
+        (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000), bit_rate=64000,
     ),
     "opus": FormatSpec(
         "audio/ogg", "ogg", "libopus", (8000, 12000, 16000, 24000, 48000),
-        (("page_duration", "60000"),),
+        (("page_duration", "60000"),), bit_rate=32000,
     ),
     "aac": FormatSpec(
         "audio/aac", "adts", "aac",
         (7350, 8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 64000, 88200, 96000),
+        bit_rate=64000,
     ),
     "flac": FormatSpec("audio/flac", "flac", "flac", _ANY_RATE),
     "wav": FormatSpec("audio/wav", None, None, _ANY_RATE),
@@ -109,9 +111,7 @@ class _Resampler:
     def __init__(self, in_rate: int, out_rate: int) -> None:
         self._in_rate = in_rate
         self._pts = 0
-        self._swr = (
-            None if in_rate == out_rate else av.AudioResampler("s16", "mono", out_rate)
-        )
+        self._swr = None if in_rate == out_rate else av.AudioResampler("s16", "mono", out_rate)
 
     def convert(self, samples: Float32 | None) -> bytes:
         if self._swr is None:
@@ -168,11 +168,14 @@ class _AvEncoder:
         self._sink = _Sink()
         self._in_rate = in_rate
         self._pts = 0
-        self._container: Any = av.open(
+        container: Any = av.open(
             cast(Any, self._sink), "w", format=spec.container, options=dict(spec.options)
         )
-        self._stream: Any = self._container.add_stream(spec.codec, rate=out_rate)
-        self._stream.layout = "mono"
+        stream: Any = container.add_stream(spec.codec, rate=out_rate)
+        stream.layout = "mono"
+        if spec.bit_rate:
+            stream.bit_rate = spec.bit_rate
+        self._container, self._stream = container, stream
 
     def encode(self, samples: Float32) -> bytes:
         if len(samples):

@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import TypeVar
 
 from polyvox import codecs
@@ -90,7 +91,7 @@ class SpeechJob:
         try:
             for chunk in self.chunks:
                 async with self._slots:
-                    audio = await run_blocking(lambda c=chunk: self._synthesize(engine, c))
+                    audio = await run_blocking(partial(self._synthesize, engine, chunk))
                 self._stats.chunks_synthesized += 1
                 await queue.put(audio)
             await queue.put(_DONE)
@@ -124,7 +125,7 @@ class SpeechJob:
         """Encoded bytes of ``response_format``, ready to send as they come."""
         encoder = codecs.create_encoder(self.response_format, self.in_rate, self.out_rate)
         async for audio in self.audio():
-            data = await run_blocking(lambda a=audio: encoder.encode(a.samples))
+            data = await run_blocking(partial(encoder.encode, audio.samples))
             if data:
                 yield data
         tail = await run_blocking(encoder.finish)

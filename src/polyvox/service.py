@@ -39,7 +39,9 @@ class SpeechService:
         model_id = self.settings.resolve_model(model)
         if model_id is None:
             known = ", ".join(self.settings.engines)
-            raise ModelNotFound(f"model {model!r} does not exist; available: {known}", param="model")
+            raise ModelNotFound(
+                f"model {model!r} does not exist; available: {known}", param="model"
+            )
         return self.pool.engine(model_id)
 
     def models(self) -> list[EngineInfo]:

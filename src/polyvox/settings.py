@@ -1,4 +1,4 @@
-"""Settings: one pydantic-settings object, read from ``POLYVOX_*`` variables (nested with ``__``)."""
+"""Settings: one pydantic-settings object read from ``POLYVOX_*`` variables (nested: ``__``)."""
 
 from __future__ import annotations
 

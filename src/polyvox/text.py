@@ -63,7 +63,7 @@ def _split_long(sentence: str, max_chars: int) -> Iterator[str]:
 
 
 def _first_phrase(sentence: str, max_words: int) -> tuple[str, str]:
-    """Cut a short lead phrase off ``sentence``: at a clause end if one comes early, else at a word."""
+    """Cut a short lead phrase off ``sentence``: at an early clause end, else at a word."""
     words = sentence.split(" ")
     if len(words) <= max_words:
         return sentence, ""
@@ -78,7 +78,9 @@ def sentences(text: str) -> Iterator[str]:
     """Yield the sentences of normalised ``text`` one at a time."""
     start = 0
     for match in _SENTENCE_END.finditer(text):
-        if match.group() != "\n" and _ABBREVIATION.search(text, max(0, match.start() - 8), match.start()):
+        if match.group() != "\n" and _ABBREVIATION.search(
+            text, max(0, match.start() - 8), match.start()
+        ):
             continue
         sentence = text[start : match.start()].strip()
         start = match.end()

@@ -21,7 +21,9 @@ PARAMS = {
     "noise_scale": ParamSpec("float", "Generator noise (expressiveness).", None, 0.0, 2.0),
     "noise_w_scale": ParamSpec("float", "Phoneme width noise (rhythm variation).", None, 0.0, 2.0),
     "volume": ParamSpec("float", "Output gain after peak normalisation.", 1.0, 0.0, 4.0),
-    "sentence_silence": ParamSpec("float", "Seconds of silence after each sentence.", 0.0, 0.0, 5.0),
+    "sentence_silence": ParamSpec(
+        "float", "Seconds of silence after each sentence.", 0.0, 0.0, 5.0
+    ),
 }
 
 
@@ -70,7 +72,9 @@ class PiperEngine:
         self._lock = threading.Lock()
         default = self._catalog.get(self._settings.default_voice)
         if default is None:
-            raise EngineUnavailable(f"piper default voice {self._settings.default_voice!r} is missing")
+            raise EngineUnavailable(
+                f"piper default voice {self._settings.default_voice!r} is missing"
+            )
         self.info = EngineInfo(
             name="piper",
             kind="tts",
@@ -81,7 +85,7 @@ class PiperEngine:
         )
 
     def _scan(self) -> dict[str, PiperVoiceFile]:
-        name, model, config = _bundled_voice()
+        _, model, config = _bundled_voice()
         catalog = _read_voice(model, config)
         voices_dir = self._settings.voices_dir
         if voices_dir is not None and voices_dir.is_dir():
@@ -97,7 +101,9 @@ class PiperEngine:
 
     def voices(self) -> list[VoiceInfo]:
         return [
-            VoiceInfo(id=vid, name=vid, language=v.language, model="piper", sample_rate=v.sample_rate)
+            VoiceInfo(
+                id=vid, name=vid, language=v.language, model="piper", sample_rate=v.sample_rate
+            )
             for vid, v in sorted(self._catalog.items())
         ]
 
@@ -126,7 +132,9 @@ class PiperEngine:
             options.intra_op_num_threads = self._settings.threads
         providers = ["CUDAExecutionProvider"] if self._settings.use_cuda else []
         session = onnxruntime.InferenceSession(
-            str(voice.model_path), sess_options=options, providers=[*providers, "CPUExecutionProvider"]
+            str(voice.model_path),
+            sess_options=options,
+            providers=[*providers, "CPUExecutionProvider"],
         )
         config = PiperConfig.from_dict(json.loads(voice.config_path.read_text(encoding="utf-8")))
         return PiperVoice(session=session, config=config)

@@ -1,0 +1,63 @@
+"""create_app(): the FastAPI application with its lifespan and one typed AppState."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+from polyvox import __version__
+from polyvox.api import errors
+from polyvox.api.deps import AppState
+from polyvox.api.routes import health, models, speech, voices
+from polyvox.errors import PolyvoxError
+from polyvox.service import SpeechService
+from polyvox.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+async def _preload(state: AppState) -> None:
+    try:
+        for model in state.settings.preload:
+            await state.service.pool.load(model)
+    except PolyvoxError as exc:
+        state.preload_error = exc.message
+        log.error("preloading failed: %s", exc.message)
+        return
+    state.ready.set()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app; models preload in the background and /health/ready reports when done."""
+    settings = settings or Settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = AppState(settings=settings, service=SpeechService(settings))
+        app.state.polyvox = state
+        tasks = [
+            asyncio.create_task(_preload(state)),
+            asyncio.create_task(state.service.pool.run_reaper()),
+        ]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await state.service.pool.close()
+
+    app = FastAPI(
+        title="polyvox",
+        version=__version__,
+        description="One self-hosted speech server for many open voice models.",
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    for module in (health, models, voices, speech):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,62 @@
+"""One exception handler per error family, all rendering OpenAI's error JSON."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from polyvox.errors import InvalidRequest, MalformedRequest, Overloaded, PolyvoxError
+
+log = logging.getLogger(__name__)
+
+
+def error_response(error: PolyvoxError) -> JSONResponse:
+    """Render one PolyvoxError, with Retry-After when the server is overloaded."""
+    headers = {}
+    if isinstance(error, Overloaded):
+        headers["Retry-After"] = str(max(1, round(error.retry_after)))
+    return JSONResponse(error.to_dict(), status_code=error.status_code, headers=headers)
+
+
+def from_validation(exc: RequestValidationError) -> PolyvoxError:
+    """A pydantic validation failure as the error a client should see."""
+    errors = exc.errors()
+    first = errors[0] if errors else {"loc": (), "msg": "invalid request", "type": ""}
+    if first.get("type") == "json_invalid":
+        return MalformedRequest(f"the body is not valid JSON: {first.get('msg')}")
+    loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")]
+    param = loc[0] if loc else None  # the top-level field; deeper parts are union members
+    where = f"{'.'.join(loc)}: " if loc else ""
+    return InvalidRequest(f"{where}{first.get('msg', 'invalid value')}", param=param)
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers on ``app``."""
+
+    async def on_polyvox(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, PolyvoxError)
+        return error_response(exc)
+
+    async def on_validation(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        return error_response(from_validation(exc))
+
+    async def on_http(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, HTTPException)
+        error = InvalidRequest(str(exc.detail))
+        error.status_code = exc.status_code
+        error.code = "not_found" if exc.status_code == 404 else "http_error"
+        return error_response(error)
+
+    async def on_unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", exc_info=exc)
+        return error_response(PolyvoxError("internal server error"))
+
+    app.add_exception_handler(PolyvoxError, on_polyvox)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(HTTPException, on_http)
+    app.add_exception_handler(Exception, on_unexpected)

@@ -1,0 +1,96 @@
+"""HTTP request and response bodies (pydantic lives here, at the edge)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from polyvox.codecs import AudioFormat
+from polyvox.errors import InvalidRequest
+from polyvox.types import ParamValue, SpeechParams
+
+
+class VoiceRef(BaseModel):
+    """A voice given as an object, as newer OpenAI clients may send it."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(min_length=1)
+
+
+class SpeechBody(BaseModel):
+    """``POST /v1/audio/speech``: OpenAI's fields, plus engine parameters as extra fields."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "example": {"model": "tts-1", "input": "Hello from polyvox.", "voice": "alloy"}
+        },
+    )
+
+    model: str = Field(min_length=1, description="Model id, alias, or an OpenAI TTS model name.")
+    input: str = Field(description="Text to speak.")
+    voice: str | VoiceRef | None = Field(None, description="Voice id or OpenAI voice name.")
+    instructions: str | None = Field(None, description="Style prompt (engines that support it).")
+    response_format: AudioFormat = "mp3"
+    speed: float | None = Field(None, ge=0.25, le=4.0)
+    stream_format: Literal["audio", "sse"] = "audio"
+    sample_rate: int | None = Field(
+        None, ge=8000, le=192000, description="polyvox extension: output sample rate."
+    )
+
+    def to_params(self) -> SpeechParams:
+        """The transport-neutral request; extra fields become engine parameters."""
+        extra = self.model_extra or {}
+        for key, value in extra.items():
+            if not isinstance(value, bool | int | float | str):
+                raise InvalidRequest(
+                    f"parameter {key!r} must be a number, string or boolean", param=key
+                )
+        voice = self.voice.id if isinstance(self.voice, VoiceRef) else self.voice
+        params: dict[str, ParamValue] = dict(extra)
+        return SpeechParams(
+            model=self.model, input=self.input, voice=voice,
+            response_format=self.response_format, speed=self.speed,
+            instructions=self.instructions, sample_rate=self.sample_rate, params=params,
+        )  # fmt: skip
+
+
+class ModelCard(BaseModel):
+    """One entry of ``GET /v1/models``."""
+
+    id: str
+    object: Literal["model"] = "model"
+    created: int = 0
+    owned_by: str = "polyvox"
+    kind: str
+    description: str
+    languages: list[str]
+    capabilities: dict[str, Any]
+
+
+class ModelList(BaseModel):
+    """``GET /v1/models``."""
+
+    object: Literal["list"] = "list"
+    data: list[ModelCard]
+
+
+class VoiceCard(BaseModel):
+    """One entry of ``GET /v1/audio/voices``."""
+
+    id: str
+    object: Literal["voice"] = "voice"
+    name: str
+    model: str
+    language: str
+    sample_rate: int
+    gender: str | None = None
+    capabilities: dict[str, Any]
+
+
+class VoiceList(BaseModel):
+    """``GET /v1/audio/voices``."""
+
+    object: Literal["list"] = "list"
+    data: list[VoiceCard]

@@ -1,0 +1,133 @@
+"""Typer commands; each parses its options, calls SpeechService (or uvicorn) and prints."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+from pathlib import Path
+from typing import Annotated, BinaryIO
+
+import typer
+
+from polyvox import codecs
+from polyvox.errors import PolyvoxError
+from polyvox.service import SpeechService
+from polyvox.settings import Settings
+from polyvox.types import SpeechParams
+
+app = typer.Typer(
+    name="polyvox", help="One self-hosted speech server for many open voice models.",
+    no_args_is_help=True, add_completion=False,
+)  # fmt: skip
+
+EnvFile = Annotated[
+    Path | None, typer.Option("--env-file", help="Read POLYVOX_* settings from this file.")
+]
+
+
+def load_settings(env_file: Path | None, **overrides: object) -> Settings:
+    """Settings from the environment (and an optional .env file), then CLI overrides."""
+    settings = Settings(_env_file=env_file) if env_file else Settings()
+    updates = {k: v for k, v in overrides.items() if v is not None}
+    return Settings.model_validate({**settings.model_dump(), **updates}) if updates else settings
+
+
+def fail(error: PolyvoxError) -> typer.Exit:
+    """Print an error the way a person wants to read it and pick the exit status."""
+    param = f" ({error.param})" if error.param else ""
+    typer.echo(f"error{param}: {error.message}", err=True)
+    return typer.Exit(2 if error.status_code < 500 else 1)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address [default: 127.0.0.1]")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [default: 8000]")] = None,
+    log_level: Annotated[str | None, typer.Option(help="debug, info, warning, error")] = None,
+    env_file: EnvFile = None,
+) -> None:
+    """Run the HTTP server (OpenAI-compatible API)."""
+    import uvicorn
+
+    from polyvox.api import create_app
+
+    settings = load_settings(env_file, host=host, port=port, log_level=log_level)
+    uvicorn.run(
+        create_app(settings), host=settings.host, port=settings.port,
+        log_level=settings.log_level, timeout_graceful_shutdown=10,
+    )  # fmt: skip
+
+
+def _format_for(output: str, fmt: str | None) -> str:
+    if fmt:
+        return fmt
+    suffix = Path(output).suffix.lstrip(".").lower()
+    return {"ogg": "opus", "m4a": "aac", "raw": "pcm"}.get(suffix, suffix) if suffix else "wav"
+
+
+async def _speak(service: SpeechService, params: SpeechParams, output: str) -> None:
+    job = await service.prepare(params)  # fail before creating the file
+    with contextlib.ExitStack() as stack:
+        out: BinaryIO = (
+            # the CLI runs one job; a blocking open of the output file delays nothing
+            sys.stdout.buffer if output == "-" else stack.enter_context(open(output, "wb"))  # noqa: ASYNC230
+        )
+        written = 0
+        async for data in job.stream():
+            out.write(data)
+            out.flush()
+            written += len(data)
+        if params.response_format == "wav" and output != "-":
+            out.seek(0)  # a file can carry the real sizes, unlike a stream
+            out.write(codecs.wav_header(job.out_rate, written - 44))
+
+
+@app.command()
+def speak(
+    text: Annotated[str, typer.Argument(help="Text to speak, or - to read standard input.")],
+    output: Annotated[str, typer.Option("-o", "--output", help="File to write, or -.")] = "-",
+    model: Annotated[str | None, typer.Option(help="Model id or alias.")] = None,
+    voice: Annotated[str | None, typer.Option(help="Voice id or OpenAI voice name.")] = None,
+    fmt: Annotated[
+        str | None, typer.Option("--format", "-f", help="mp3, opus, aac, flac, wav or pcm.")
+    ] = None,
+    speed: Annotated[float | None, typer.Option(min=0.25, max=4.0)] = None,
+    sample_rate: Annotated[int | None, typer.Option(help="Output sample rate.")] = None,
+    env_file: EnvFile = None,
+) -> None:
+    """Synthesise speech to a file or standard output, without a server."""
+    settings = load_settings(env_file, preload=[])
+    if text == "-":
+        text = sys.stdin.read()
+    params = SpeechParams(
+        model=model or settings.default_tts_model, input=text, voice=voice,
+        response_format=_format_for(output, fmt), speed=speed, sample_rate=sample_rate,
+    )  # fmt: skip
+    try:
+        asyncio.run(_speak(SpeechService(settings), params, output))
+    except PolyvoxError as exc:
+        raise fail(exc) from exc
+
+
+@app.command("models")
+def list_models(env_file: EnvFile = None) -> None:
+    """List the models this configuration serves."""
+    service = SpeechService(load_settings(env_file))
+    for info in service.models():
+        typer.echo(f"{info.name}\t{info.kind}\t{','.join(info.languages)}\t{info.description}")
+
+
+@app.command("voices")
+def list_voices(
+    model: Annotated[str | None, typer.Option(help="Only this model's voices.")] = None,
+    env_file: EnvFile = None,
+) -> None:
+    """List voices (id, model, language, sample rate)."""
+    service = SpeechService(load_settings(env_file))
+    try:
+        voices = service.voices(model)
+    except PolyvoxError as exc:
+        raise fail(exc) from exc
+    for v in voices:
+        typer.echo(f"{v.id}\t{v.model}\t{v.language}\t{v.sample_rate}")
