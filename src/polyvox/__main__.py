@@ -1,0 +1,5 @@
+"""``python -m polyvox``: the same as the ``polyvox`` command."""
+
+from polyvox.cli import main
+
+main()
