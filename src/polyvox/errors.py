@@ -89,6 +89,20 @@ class Overloaded(PolyvoxError):
         self.retry_after = retry_after
 
 
+class QueueTimeout(Overloaded):
+    """A request waited longer than the queue timeout for a synthesis slot."""
+
+    status_code = 503
+    code = "queue_timeout"
+
+
+class RequestTimeout(PolyvoxError):
+    """A request ran longer than the per-request timeout."""
+
+    status_code = 504
+    code = "request_timeout"
+
+
 class EngineUnavailable(PolyvoxError):
     """The engine cannot be used here (missing extra, failed load)."""
 

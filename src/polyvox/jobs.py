@@ -5,31 +5,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import partial
 from typing import TypeVar
 
 from polyvox import codecs
 from polyvox.engines.base import TTSEngine
 from polyvox.engines.pool import ModelPool
-from polyvox.errors import EngineFailure, PolyvoxError
+from polyvox.errors import EngineFailure, PolyvoxError, RequestTimeout
+from polyvox.metrics import Metrics
+from polyvox.scheduler import Scheduler, Ticket
 from polyvox.text import TextChunk
 from polyvox.types import AudioChunk, SpeechRequest
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 _DONE = object()
-
-
-@dataclass
-class SpeechStats:
-    """Counters a service keeps across jobs (the metrics layer reads them)."""
-
-    jobs: int = 0
-    chunks_synthesized: int = 0
-    audio_seconds: float = 0.0
-    cancelled: int = 0
 
 
 async def run_blocking(fn: Callable[[], T]) -> T:
@@ -58,8 +51,9 @@ class SpeechJob:
         response_format: str,
         in_rate: int,
         out_rate: int,
-        slots: asyncio.Semaphore,
-        stats: SpeechStats,
+        scheduler: Scheduler,
+        metrics: Metrics,
+        timeout: float,
     ) -> None:
         self.model = model
         self.request = request
@@ -70,8 +64,9 @@ class SpeechJob:
         self.out_rate = out_rate
         self.audio_seconds = 0.0
         self._pool = pool
-        self._slots = slots
-        self._stats = stats
+        self._scheduler = scheduler
+        self._metrics = metrics
+        self._timeout = timeout
 
     @property
     def characters(self) -> int:
@@ -79,20 +74,28 @@ class SpeechJob:
         return sum(len(c.text) for c in self.chunks)
 
     def _synthesize(self, engine: TTSEngine, chunk: TextChunk) -> list[AudioChunk]:
+        started = time.perf_counter()
         try:
-            return list(engine.synthesize(replace(self.request, text=chunk.text)))
+            audio = list(engine.synthesize(replace(self.request, text=chunk.text)))
         except PolyvoxError:
             raise
         except Exception as exc:
             log.exception("engine %s failed on a chunk", self.model)
             raise EngineFailure(f"model {self.model!r} failed to synthesise: {exc}") from exc
+        seconds = sum(a.duration for a in audio)
+        if seconds:
+            rtf = (time.perf_counter() - started) / seconds
+            self._metrics.real_time_factor.labels(self.model).observe(rtf)
+        return audio
 
-    async def _produce(self, engine: TTSEngine, queue: asyncio.Queue[object]) -> None:
+    async def _produce(
+        self, engine: TTSEngine, ticket: Ticket, queue: asyncio.Queue[object]
+    ) -> None:
         try:
             for chunk in self.chunks:
-                async with self._slots:
+                async with ticket.turn():
                     audio = await run_blocking(partial(self._synthesize, engine, chunk))
-                self._stats.chunks_synthesized += 1
+                self._metrics.chunks.labels(self.model).inc()
                 await queue.put(audio)
             await queue.put(_DONE)
         except Exception as exc:
@@ -100,26 +103,46 @@ class SpeechJob:
 
     async def audio(self) -> AsyncIterator[AudioChunk]:
         """Float32 audio chunks; the next text chunk is synthesised while this one is used."""
-        self._stats.jobs += 1
-        queue: asyncio.Queue[object] = asyncio.Queue(maxsize=1)
+        ticket = self._scheduler.admit()  # 429 here, while the response can still say so
         finished = False
-        async with self._pool.lease(self.model) as engine:
-            producer = asyncio.create_task(self._produce(engine, queue))  # type: ignore[arg-type]
-            try:
-                while (item := await queue.get()) is not _DONE:
-                    if isinstance(item, BaseException):
-                        raise item
-                    for audio in item:  # type: ignore[attr-defined]
-                        self.audio_seconds += audio.duration
-                        self._stats.audio_seconds += audio.duration
-                        yield audio
-                finished = True
-            finally:
-                if not finished:
-                    self._stats.cancelled += 1
-                producer.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await producer
+        try:
+            async with self._pool.lease(self.model) as engine:
+                assert isinstance(engine, TTSEngine)  # prepare() checked the model's kind
+                async for audio in self._consume(engine, ticket):
+                    yield audio
+            finished = True
+        finally:
+            ticket.close()
+            if not finished:
+                self._metrics.cancelled.labels(self.model).inc()
+
+    async def _next(self, queue: asyncio.Queue[object], deadline: float) -> object:
+        try:
+            return await asyncio.wait_for(queue.get(), max(0.0, deadline - time.monotonic()))
+        except TimeoutError:
+            raise RequestTimeout(f"synthesis took longer than {self._timeout:g}s") from None
+
+    async def _consume(self, engine: TTSEngine, ticket: Ticket) -> AsyncIterator[AudioChunk]:
+        started = time.monotonic()
+        deadline = started + self._timeout
+        queue: asyncio.Queue[object] = asyncio.Queue(maxsize=1)
+        producer = asyncio.create_task(self._produce(engine, ticket, queue))
+        try:
+            while (item := await self._next(queue, deadline)) is not _DONE:
+                if isinstance(item, BaseException):
+                    raise item
+                for audio in item:  # type: ignore[attr-defined]
+                    if not self.audio_seconds:
+                        waited = time.monotonic() - started
+                        self._metrics.first_audio_seconds.labels(self.model).observe(waited)
+                    self.audio_seconds += audio.duration
+                    self._metrics.audio_seconds.labels(self.model).inc(audio.duration)
+                    yield audio
+            self._metrics.characters.labels(self.model).inc(self.characters)
+        finally:
+            producer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await producer
 
     async def stream(self) -> AsyncIterator[bytes]:
         """Encoded bytes of ``response_format``, ready to send as they come."""

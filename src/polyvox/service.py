@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Mapping
 
@@ -11,7 +10,9 @@ from polyvox.engines.base import Engine, TTSEngine
 from polyvox.engines.pool import ModelPool
 from polyvox.engines.registry import create_engine
 from polyvox.errors import InvalidRequest, ModelNotFound, PolyvoxError, VoiceNotFound
-from polyvox.jobs import SpeechJob, SpeechStats
+from polyvox.jobs import SpeechJob
+from polyvox.metrics import Metrics
+from polyvox.scheduler import Scheduler
 from polyvox.settings import OPENAI_VOICES, Settings
 from polyvox.types import EngineInfo, ParamSpec, ParamValue, SpeechParams, SpeechRequest, VoiceInfo
 
@@ -24,14 +25,24 @@ _PY_TYPES: dict[str, tuple[type, ...]] = {
 class SpeechService:
     """Resolves models and voices, validates requests eagerly, and prepares streaming jobs."""
 
-    def __init__(self, settings: Settings, pool: ModelPool | None = None) -> None:
+    def __init__(
+        self, settings: Settings, pool: ModelPool | None = None, metrics: Metrics | None = None
+    ) -> None:
         self.settings = settings
+        self.metrics = metrics or Metrics()
         self.pool = pool or ModelPool(
-            lambda name: create_engine(name, settings), ttl=settings.model_ttl
+            lambda name: create_engine(name, settings),
+            ttl=settings.model_ttl,
+            on_load=self._loaded,
+            on_unload=lambda model: self.metrics.models_loaded.labels(model).set(0),
         )
-        self.stats = SpeechStats()
-        self._slots: dict[str, asyncio.Semaphore] = {}
+        self._schedulers: dict[str, Scheduler] = {}
         self._voices: dict[str, dict[str, VoiceInfo]] = {}
+
+    def _loaded(self, model: str, seconds: float) -> None:
+        self.metrics.model_loads.labels(model).inc()
+        self.metrics.model_load_seconds.labels(model).observe(seconds)
+        self.metrics.models_loaded.labels(model).set(1)
 
     # -- catalogue -------------------------------------------------------------------
     def engine(self, model: str) -> Engine:
@@ -115,7 +126,8 @@ class SpeechService:
         return SpeechJob(
             model=info.name, pool=self.pool, request=request, chunks=chunks,
             response_format=params.response_format, in_rate=voice.sample_rate,
-            out_rate=out_rate, slots=self._slots_for(info.name), stats=self.stats,
+            out_rate=out_rate, scheduler=self.scheduler(info.name), metrics=self.metrics,
+            timeout=self.settings.request_timeout,
         )  # fmt: skip
 
     def _chunks(self, raw: str) -> list[text.TextChunk]:
@@ -135,11 +147,19 @@ class SpeechService:
             raise InvalidRequest("input has no text to speak", param="input")
         return chunks
 
-    def _slots_for(self, model: str) -> asyncio.Semaphore:
-        slots = self._slots.get(model)
-        if slots is None:
-            slots = self._slots[model] = asyncio.Semaphore(self.settings.tts_slots)
-        return slots
+    def scheduler(self, model: str) -> Scheduler:
+        """The admission queue and slots of one model."""
+        scheduler = self._schedulers.get(model)
+        if scheduler is None:
+            s = self.settings
+            wait_seconds = self.metrics.queue_wait_seconds.labels(model)
+            scheduler = self._schedulers[model] = Scheduler(
+                slots=s.tts_slots, max_queue=s.tts_queue, queue_timeout=s.queue_timeout,
+                policy=s.scheduling, on_wait=wait_seconds.observe,
+            )  # fmt: skip
+            self.metrics.queue_depth.labels(model).set_function(lambda: scheduler.waiting)
+            self.metrics.inflight.labels(model).set_function(lambda: scheduler.active)
+        return scheduler
 
 
 def _unsupported(info: EngineInfo, param: str) -> InvalidRequest:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 OPENAI_TTS_MODELS = ("tts-1", "tts-1-hd", "gpt-4o-mini-tts")
@@ -63,6 +63,14 @@ class Settings(BaseSettings):
     """Seconds an unused model stays loaded; -1 keeps models forever, 0 unloads when idle."""
     tts_slots: Annotated[int, Field(ge=1, le=64)] = 1
     """Syntheses that run at once per model; the rest wait their turn chunk by chunk."""
+    tts_queue: Annotated[int, Field(ge=0, le=10_000)] = 16
+    """Requests per model that may wait beyond the slots; past that a request gets 429."""
+    queue_timeout: Annotated[float, Field(gt=0, le=3600)] = 30.0
+    """Seconds a request may wait for a slot before it fails with 503 and Retry-After."""
+    scheduling: Literal["fair", "fifo"] = "fair"
+    """fair: first chunks first, then round-robin per chunk; fifo: one request at a time."""
+    request_timeout: Annotated[float, Field(gt=0, le=86_400)] = 600.0
+    """Longest a synthesis may run, in seconds, before it is stopped."""
 
     max_input_chars: Annotated[int, Field(ge=1, le=1_000_000)] = 4096
     """Longest ``input`` text accepted by /v1/audio/speech."""
@@ -70,6 +78,17 @@ class Settings(BaseSettings):
     """Longest text piece synthesised in one engine call (sentences are split past this)."""
     first_chunk_max_words: Annotated[int, Field(ge=1, le=100)] = 8
     """Upper bound on words in the first chunk, so the first audio comes fast."""
+
+    api_keys: list[SecretStr] = []
+    """Accepted API keys (``Authorization: Bearer KEY``); empty: no auth. /health stays open."""
+    cors_origins: list[str] = []
+    """Origins allowed by CORS (e.g. ``["https://app.example"]``, or ``["*"]``); empty: no CORS."""
+    max_body_bytes: Annotated[int, Field(ge=1024, le=2**34)] = 32 * 1024 * 1024
+    """Largest request body accepted, in bytes (413 past it)."""
+    log_format: Literal["text", "json"] = "text"
+    """Log lines as text or as JSON objects; both carry the request id."""
+    shutdown_grace: Annotated[int, Field(ge=0, le=3600)] = 30
+    """Seconds in-flight streams may take to finish after SIGTERM before they are cut."""
 
     piper: PiperSettings = PiperSettings()
     """Piper engine options."""

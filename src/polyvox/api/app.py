@@ -8,12 +8,16 @@ import logging
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from polyvox import __version__
 from polyvox.api import errors
 from polyvox.api.deps import AppState
+from polyvox.api.middleware import RequestMiddleware
 from polyvox.api.routes import health, models, speech, voices
+from polyvox.api.routes import metrics as metrics_route
 from polyvox.errors import PolyvoxError
+from polyvox.metrics import Metrics
 from polyvox.service import SpeechService
 from polyvox.settings import Settings
 
@@ -35,9 +39,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; models preload in the background and /health/ready reports when done."""
     settings = settings or Settings()
 
+    metrics = Metrics()
+
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        state = AppState(settings=settings, service=SpeechService(settings))
+        state = AppState(settings=settings, service=SpeechService(settings, metrics=metrics))
         app.state.polyvox = state
         tasks = [
             asyncio.create_task(_preload(state)),
@@ -57,7 +63,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="One self-hosted speech server for many open voice models.",
         lifespan=lifespan,
     )
-    errors.install(app)
-    for module in (health, models, voices, speech):
+    errors.install(app, metrics)
+    for module in (health, models, voices, speech, metrics_route):
         app.include_router(module.router)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"],
+            allow_headers=["*"], expose_headers=["X-Request-ID"],
+        )  # fmt: skip
+    app.add_middleware(
+        RequestMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes,
+        api_keys=[key.get_secret_value() for key in settings.api_keys],
+    )  # fmt: skip
     return app

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from polyvox.errors import InvalidRequest, MalformedRequest, Overloaded, PolyvoxError
+from polyvox.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -34,27 +35,31 @@ def from_validation(exc: RequestValidationError) -> PolyvoxError:
     return InvalidRequest(f"{where}{first.get('msg', 'invalid value')}", param=param)
 
 
-def install(app: FastAPI) -> None:
-    """Register the handlers on ``app``."""
+def install(app: FastAPI, metrics: Metrics) -> None:
+    """Register the handlers on ``app``; each error is counted by its code."""
+
+    def respond(error: PolyvoxError) -> JSONResponse:
+        metrics.errors.labels(error.code).inc()
+        return error_response(error)
 
     async def on_polyvox(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, PolyvoxError)
-        return error_response(exc)
+        return respond(exc)
 
     async def on_validation(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
-        return error_response(from_validation(exc))
+        return respond(from_validation(exc))
 
     async def on_http(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, HTTPException)
         error = InvalidRequest(str(exc.detail))
         error.status_code = exc.status_code
         error.code = "not_found" if exc.status_code == 404 else "http_error"
-        return error_response(error)
+        return respond(error)
 
     async def on_unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)
-        return error_response(PolyvoxError("internal server error"))
+        return respond(PolyvoxError("internal server error"))
 
     app.add_exception_handler(PolyvoxError, on_polyvox)
     app.add_exception_handler(RequestValidationError, on_validation)

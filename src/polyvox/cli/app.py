@@ -51,11 +51,13 @@ def serve(
     import uvicorn
 
     from polyvox.api import create_app
+    from polyvox.logs import logging_config
 
     settings = load_settings(env_file, host=host, port=port, log_level=log_level)
     uvicorn.run(
         create_app(settings), host=settings.host, port=settings.port,
-        log_level=settings.log_level, timeout_graceful_shutdown=10,
+        log_config=logging_config(settings.log_level, settings.log_format),
+        log_level=settings.log_level, timeout_graceful_shutdown=settings.shutdown_grace,
     )  # fmt: skip
 
 

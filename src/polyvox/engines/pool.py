@@ -33,10 +33,14 @@ class ModelPool:
         *,
         ttl: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
+        on_load: Callable[[str, float], None] | None = None,
+        on_unload: Callable[[str], None] | None = None,
     ) -> None:
         self._factory = factory
         self._ttl = ttl
         self._clock = clock
+        self._on_load = on_load
+        self._on_unload = on_unload
         self._slots: dict[str, _Slot] = {}
 
     def engine(self, model: str) -> Engine:
@@ -68,7 +72,10 @@ class ModelPool:
                     log.exception("loading model %s failed", model)
                     raise EngineUnavailable(f"model {model!r} failed to load: {exc}") from exc
                 slot.loaded = True
-                log.info("loaded model %s in %.2fs", model, time.perf_counter() - started)
+                seconds = time.perf_counter() - started
+                log.info("loaded model %s in %.2fs", model, seconds)
+                if self._on_load:
+                    self._on_load(model, seconds)
         return slot.engine
 
     @asynccontextmanager
@@ -106,7 +113,9 @@ class ModelPool:
             if slot.loaded and slot.users == 0:
                 await asyncio.to_thread(slot.engine.unload)
                 slot.loaded = False
-                log.info("unloaded idle model %s", model)
+                log.info("unloaded model %s", model)
+                if self._on_unload:
+                    self._on_unload(model)
 
     async def run_reaper(self, interval: float = 5.0) -> None:
         """Reap idle models forever (a background task of the app)."""

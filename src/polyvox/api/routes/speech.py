@@ -7,7 +7,7 @@ import json
 import logging
 from collections.abc import AsyncIterator
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from polyvox.api.deps import ServiceDep
@@ -67,9 +67,17 @@ async def _sse(job: SpeechJob, audio: AsyncIterator[bytes]) -> AsyncIterator[str
 
 
 @router.post("/v1/audio/speech", responses=_AUDIO_RESPONSES, response_class=StreamingResponse)
-async def create_speech(body: SpeechBody, service: ServiceDep) -> StreamingResponse:
+async def create_speech(
+    body: SpeechBody, request: Request, service: ServiceDep
+) -> StreamingResponse:
     """Speak ``input``; every request error is raised here, before the first byte is sent."""
     job = await service.prepare(body.to_params())
+    request.state.model = job.model
+    log.info(
+        "speech model=%s voice=%s format=%s stream=%s chars=%d chunks=%d",
+        job.model, job.request.voice, job.response_format, body.stream_format,
+        job.characters, len(job.chunks),
+    )  # fmt: skip
     stream = job.stream()
     # Produce the first audio before answering, so a failure on it is still a proper status.
     first = await anext(stream, None)

@@ -1,0 +1,106 @@
+"""One ASGI middleware for what every request needs: an id, auth, a body limit and metrics."""
+
+from __future__ import annotations
+
+import hmac
+import re
+import time
+import uuid
+from collections.abc import Sequence
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from polyvox.api.errors import error_response
+from polyvox.errors import PolyvoxError, RequestTooLarge, Unauthorized
+from polyvox.logs import request_id
+from polyvox.metrics import Metrics
+
+OPEN_PATHS = frozenset({"/health", "/health/ready"})
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+class RequestMiddleware:
+    """Request id (X-Request-ID), API keys, body size limit and per-route metrics."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        metrics: Metrics,
+        api_keys: Sequence[str],
+        max_body_bytes: int,
+    ) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.keys = [k.encode() for k in api_keys]
+        self.max_body = max_body_bytes
+
+    def _authorized(self, scope: Scope) -> bool:
+        if not self.keys or scope["path"] in OPEN_PATHS:
+            return True
+        given = (_header(scope, b"authorization") or "").removeprefix("Bearer ").encode()
+        # compare with every key, so the time taken says nothing about which one matched
+        matches = [hmac.compare_digest(given, key) for key in self.keys]
+        return any(matches)
+
+    def _check_size(self, scope: Scope) -> None:
+        length = _header(scope, b"content-length")
+        if length and length.isdigit() and int(length) > self.max_body:
+            raise RequestTooLarge(f"the request body is over {self.max_body} bytes")
+
+    def _limited(self, receive: Receive) -> Receive:
+        seen = 0
+
+        async def limited_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.max_body:
+                raise RequestTooLarge(f"the request body is over {self.max_body} bytes")
+            return message
+
+        return limited_receive
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rid = _header(scope, b"x-request-id") or ""
+        rid = rid if _SAFE_ID.match(rid) else uuid.uuid4().hex
+        token = request_id.set(rid)
+        status = 0
+        started = time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
+            await send(message)
+
+        try:
+            if not self._authorized(scope):
+                raise Unauthorized("a valid API key is required (Authorization: Bearer ...)")
+            self._check_size(scope)
+            await self.app(scope, self._limited(receive), send_with_id)
+        except PolyvoxError as exc:
+            if status:  # the response has begun: nothing to do but cut it
+                raise
+            self.metrics.errors.labels(exc.code).inc()
+            await error_response(exc)(scope, receive, send_with_id)
+        finally:
+            self._observe(scope, status or 500, time.perf_counter() - started)
+            request_id.reset(token)
+
+    def _observe(self, scope: Scope, status: int, seconds: float) -> None:
+        route = getattr(scope.get("route"), "path", None) or "unmatched"
+        model = str(scope.get("state", {}).get("model", ""))
+        self.metrics.requests.labels(route, model, str(status)).inc()
+        self.metrics.request_seconds.labels(route, model).observe(seconds)

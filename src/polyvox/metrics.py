@@ -1,0 +1,69 @@
+"""Prometheus metrics, one registry per service so apps and tests never share counters."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+_LATENCY = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120)
+_FAST = (0.01, 0.025, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1, 2, 5, 10)
+_RTF = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5)
+
+
+class Metrics:
+    """Every metric polyvox exports (names are ``polyvox_*``)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.requests = Counter(
+            "polyvox_requests", "HTTP requests by route, model and status.",
+            ["route", "model", "status"], registry=r,
+        )  # fmt: skip
+        self.request_seconds = Histogram(
+            "polyvox_request_duration_seconds", "Time from request to the last byte sent.",
+            ["route", "model"], buckets=_LATENCY, registry=r,
+        )  # fmt: skip
+        self.first_audio_seconds = Histogram(
+            "polyvox_time_to_first_audio_seconds", "Time from job start to its first audio.",
+            ["model"], buckets=_FAST, registry=r,
+        )  # fmt: skip
+        self.real_time_factor = Histogram(
+            "polyvox_real_time_factor", "Synthesis seconds per audio second, per chunk.",
+            ["model"], buckets=_RTF, registry=r,
+        )  # fmt: skip
+        self.audio_seconds = Counter(
+            "polyvox_audio_seconds", "Seconds of audio produced.", ["model"], registry=r
+        )
+        self.characters = Counter(
+            "polyvox_characters", "Characters of input text spoken.", ["model"], registry=r
+        )
+        self.chunks = Counter(
+            "polyvox_chunks_synthesized", "Text chunks synthesised.", ["model"], registry=r
+        )
+        self.cancelled = Counter(
+            "polyvox_jobs_cancelled", "Jobs stopped before their end (client gone, error).",
+            ["model"], registry=r,
+        )  # fmt: skip
+        self.queue_depth = Gauge(
+            "polyvox_queue_depth", "Chunks waiting for a synthesis slot.", ["model"], registry=r
+        )
+        self.queue_wait_seconds = Histogram(
+            "polyvox_queue_wait_seconds", "Time a chunk waited for a slot.",
+            ["model"], buckets=_FAST, registry=r,
+        )  # fmt: skip
+        self.inflight = Gauge(
+            "polyvox_inflight_jobs", "Admitted jobs not yet finished.", ["model"], registry=r
+        )
+        self.model_loads = Counter("polyvox_model_loads", "Model loads.", ["model"], registry=r)
+        self.model_load_seconds = Histogram(
+            "polyvox_model_load_seconds", "Time to load a model.",
+            ["model"], buckets=_LATENCY, registry=r,
+        )  # fmt: skip
+        self.models_loaded = Gauge(
+            "polyvox_models_loaded", "1 while a model is in memory.", ["model"], registry=r
+        )
+        self.errors = Counter("polyvox_errors", "Errors returned, by code.", ["code"], registry=r)
+
+    def value(self, name: str, **labels: str) -> float:
+        """A sample's current value (0 when it has never been set); for tests and tools."""
+        return self.registry.get_sample_value(name, labels) or 0.0

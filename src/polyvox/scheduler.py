@@ -1,0 +1,141 @@
+"""Admission control and fair, chunk-level turn-taking for one model's synthesis slots.
+
+Every admitted job asks for a *turn* before each chunk. Free slots go first to jobs that
+have not produced audio yet (so a new request's first audio waits about one chunk), then
+round-robin in the order turns were asked for: a long text cannot block a short one.
+With ``policy="fifo"`` a job keeps its slot from first chunk to last (first come, first
+served), which exists to measure the difference.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Literal
+
+from polyvox.errors import Overloaded, QueueTimeout
+
+Policy = Literal["fair", "fifo"]
+
+
+@dataclass(order=True)
+class _Waiter:
+    priority: tuple[int, int]
+    future: asyncio.Future[None] = field(compare=False)
+
+
+class Ticket:
+    """One admitted job's right to take turns; close it when the job ends."""
+
+    def __init__(self, scheduler: Scheduler) -> None:
+        self._scheduler = scheduler
+        self.turns = 0
+        self.holding = False
+        self.closed = False
+
+    @asynccontextmanager
+    async def turn(self) -> AsyncIterator[float]:
+        """Hold a slot for one chunk; yields the seconds spent waiting for it."""
+        scheduler = self._scheduler
+        waited = 0.0
+        if not self.holding:
+            waited = await scheduler._acquire(first=self.turns == 0)
+            self.holding = True
+        try:
+            yield waited
+        finally:
+            self.turns += 1
+            if scheduler.policy == "fair" or self.closed:
+                self.holding = False
+                scheduler._release()
+
+    def close(self) -> None:
+        """The job is over: give back its place (and its slot, under fifo)."""
+        if self.closed:
+            return
+        self.closed = True
+        if self.holding:
+            self.holding = False
+            self._scheduler._release()
+        self._scheduler.active -= 1
+
+
+class Scheduler:
+    """Slots and a bounded queue for one model."""
+
+    def __init__(
+        self,
+        *,
+        slots: int,
+        max_queue: int,
+        queue_timeout: float,
+        policy: Policy = "fair",
+        on_wait: Callable[[float], None] | None = None,
+    ) -> None:
+        self.slots = slots
+        self.max_queue = max_queue
+        self.queue_timeout = queue_timeout
+        self.policy = policy
+        self.active = 0
+        self._free = slots
+        self._waiters: list[_Waiter] = []
+        self._order = itertools.count()
+        self._on_wait = on_wait
+
+    @property
+    def waiting(self) -> int:
+        """Turns asked for and not yet given."""
+        return sum(1 for w in self._waiters if not w.future.done())
+
+    def admit(self) -> Ticket:
+        """Admit a job, or raise Overloaded (429) when slots and queue are all taken."""
+        if self.active >= self.slots + self.max_queue:
+            raise Overloaded(
+                f"the server is busy ({self.active} requests for {self.slots} slots); retry",
+                retry_after=max(1.0, self.queue_timeout / 10),
+            )
+        self.active += 1
+        return Ticket(self)
+
+    async def _acquire(self, *, first: bool) -> float:
+        if self._free > 0:
+            self._waiters.clear()  # with a slot free, any waiter left is a cancelled one
+            self._free -= 1
+            if self._on_wait:
+                self._on_wait(0.0)
+            return 0.0
+        started = time.perf_counter()
+        rank = 0 if first and self.policy == "fair" else 1
+        waiter = _Waiter((rank, next(self._order)), asyncio.get_running_loop().create_future())
+        heapq.heappush(self._waiters, waiter)
+        try:
+            async with asyncio.timeout(self.queue_timeout):
+                await waiter.future
+        except BaseException as exc:
+            if waiter.future.done() and not waiter.future.cancelled():
+                self._release()  # the slot reached us just as we gave up: pass it on
+            else:
+                waiter.future.cancel()
+            if isinstance(exc, TimeoutError):
+                raise QueueTimeout(
+                    f"timed out after {self.queue_timeout:g}s waiting for a synthesis slot",
+                    retry_after=self.queue_timeout / 10,
+                ) from None
+            raise
+        waited = time.perf_counter() - started
+        if self._on_wait:
+            self._on_wait(waited)
+        return waited
+
+    def _release(self) -> None:
+        while self._waiters:
+            waiter = heapq.heappop(self._waiters)
+            if not waiter.future.done():
+                waiter.future.set_result(None)  # the slot passes straight to the waiter
+                return
+        self._free += 1
