@@ -66,13 +66,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app, metrics)
     for module in (health, models, voices, speech, metrics_route):
         app.include_router(module.router)
+    app.add_middleware(
+        RequestMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes,
+        api_keys=[key.get_secret_value() for key in settings.api_keys],
+    )  # fmt: skip
+    # CORS is outermost so preflights and error responses carry its headers
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"],
             allow_headers=["*"], expose_headers=["X-Request-ID"],
         )  # fmt: skip
-    app.add_middleware(
-        RequestMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes,
-        api_keys=[key.get_secret_value() for key in settings.api_keys],
-    )  # fmt: skip
     return app

@@ -1,0 +1,114 @@
+"""The scheduler: admission, first-chunk priority, round-robin turns, timeouts, cancellation."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from polyvox.errors import Overloaded, QueueTimeout
+from polyvox.scheduler import Scheduler, Ticket
+
+
+def make(slots: int = 1, queue: int = 8, timeout: float = 5.0, policy: str = "fair") -> Scheduler:
+    return Scheduler(slots=slots, max_queue=queue, queue_timeout=timeout, policy=policy)  # type: ignore[arg-type]
+
+
+async def run_job(
+    ticket: Ticket, name: str, chunks: int, log: list[str], gate: asyncio.Event
+) -> None:
+    try:
+        for i in range(chunks):
+            async with ticket.turn():
+                await gate.wait()
+                log.append(f"{name}{i}")
+                await asyncio.sleep(0)
+    finally:
+        ticket.close()
+
+
+def test_admission_is_bounded_by_slots_plus_queue() -> None:
+    scheduler = make(slots=2, queue=1)
+    tickets = [scheduler.admit() for _ in range(3)]
+    with pytest.raises(Overloaded) as info:
+        scheduler.admit()
+    assert info.value.status_code == 429
+    assert info.value.retry_after >= 1
+    tickets[0].close()
+    tickets[0].close()  # closing twice frees once
+    scheduler.admit()
+    with pytest.raises(Overloaded):
+        scheduler.admit()
+
+
+async def test_new_request_goes_first_then_round_robin() -> None:
+    scheduler = make()
+    gate = asyncio.Event()
+    log: list[str] = []
+    long = asyncio.create_task(run_job(scheduler.admit(), "L", 4, log, gate))
+    await asyncio.sleep(0.01)  # L holds the slot, blocked on the gate
+    other = asyncio.create_task(run_job(scheduler.admit(), "M", 3, log, gate))
+    await asyncio.sleep(0.01)
+    short = asyncio.create_task(run_job(scheduler.admit(), "S", 2, log, gate))
+    await asyncio.sleep(0.01)
+    gate.set()
+    await asyncio.gather(long, other, short)
+    # M and S get their first chunks before L's second; then everyone takes turns
+    assert log[:3] == ["L0", "M0", "S0"]
+    assert log == ["L0", "M0", "S0", "L1", "M1", "S1", "L2", "M2", "L3"]
+    assert scheduler.active == 0
+
+
+async def test_fifo_runs_one_request_to_the_end() -> None:
+    scheduler = make(policy="fifo")
+    gate = asyncio.Event()
+    log: list[str] = []
+    first = asyncio.create_task(run_job(scheduler.admit(), "A", 3, log, gate))
+    await asyncio.sleep(0.01)
+    second = asyncio.create_task(run_job(scheduler.admit(), "B", 2, log, gate))
+    await asyncio.sleep(0.01)
+    gate.set()
+    await asyncio.gather(first, second)
+    assert log == ["A0", "A1", "A2", "B0", "B1"]
+
+
+async def test_waiting_too_long_is_a_queue_timeout() -> None:
+    scheduler = make(timeout=0.05)
+    holder = scheduler.admit()
+    async with holder.turn():
+        waiter = scheduler.admit()
+        with pytest.raises(QueueTimeout) as info:
+            async with waiter.turn():
+                pass
+        assert info.value.status_code == 503
+        waiter.close()
+    holder.close()
+    assert scheduler.active == 0
+    async with scheduler.admit().turn() as waited:  # the slot is free again
+        assert waited == 0.0
+
+
+async def test_cancelled_waiters_do_not_leak_slots() -> None:
+    scheduler = make(slots=1)
+    holder = scheduler.admit()
+    async with holder.turn():
+        waiters = [asyncio.create_task(_one_turn(scheduler)) for _ in range(3)]
+        await asyncio.sleep(0.01)
+        assert scheduler.waiting == 3
+        for task in waiters:
+            task.cancel()
+        await asyncio.gather(*waiters, return_exceptions=True)
+        assert scheduler.waiting == 0
+    holder.close()
+    results = await asyncio.gather(*(_one_turn(scheduler) for _ in range(3)))
+    assert len(results) == 3
+
+
+async def _one_turn(scheduler: Scheduler) -> float:
+    ticket = scheduler.admit()
+    try:
+        async with ticket.turn() as waited:
+            await asyncio.sleep(0)
+            return waited
+    finally:
+        ticket.close()
