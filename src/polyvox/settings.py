@@ -28,6 +28,8 @@ class PiperSettings(BaseModel):
     """Run Piper on CUDA (needs onnxruntime-gpu)."""
     threads: Annotated[int, Field(ge=0, le=256)] = 0
     """onnxruntime intra-op threads per voice; 0 lets onnxruntime use every core."""
+    shrink_arena: bool | None = None
+    """Return onnxruntime's arena memory after each run (unset: only when tts_slots > 1)."""
 
 
 class Settings(BaseSettings):

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from polyvox import __version__
+from polyvox.allocator import limit_retained_memory
 from polyvox.api import errors
 from polyvox.api.deps import AppState
 from polyvox.api.middleware import RequestMiddleware
@@ -38,6 +39,7 @@ async def _preload(state: AppState) -> None:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; models preload in the background and /health/ready reports when done."""
     settings = settings or Settings()
+    limit_retained_memory()
 
     metrics = Metrics()
 

@@ -1,0 +1,86 @@
+"""Bounded load test: 2 slots, a queue bound, client processes on 127.0.0.1."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import free_port
+from tests.integration.load_client import run_client
+
+SLOTS, QUEUE = 2, 4  # at most 6 requests admitted at once
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[tuple[int, str]]:
+    port = free_port()
+    env = {
+        **os.environ, "POLYVOX_TTS_SLOTS": str(SLOTS), "POLYVOX_TTS_QUEUE": str(QUEUE),
+        "POLYVOX_LOG_LEVEL": "warning",
+    }  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "polyvox", "serve", "--port", str(port)], env=env
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{url}/health/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        yield proc.pid, url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+
+
+def load(url: str, clients: int, seconds: float) -> Counter[int]:
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(clients) as pool:
+        runs = pool.starmap(run_client, [(url, seconds, seed) for seed in range(clients)])
+    statuses: Counter[int] = Counter()
+    for results in runs:
+        for status, retry_after in results:
+            statuses[status] += 1
+            if status == 429:
+                assert retry_after, "429 must carry Retry-After"
+    return statuses
+
+
+@pytest.mark.slow
+def test_load_within_and_past_the_queue_bound(server: tuple[int, str]) -> None:
+    pid, url = server
+    load(url, 8, 10)  # warm up threads, arenas and encoders
+    baseline = rss_mb(pid)
+
+    within = load(url, SLOTS + QUEUE, 25)
+    assert set(within) == {200}, f"no 429 or 5xx while clients <= slots + queue: {within}"
+
+    past = load(url, 8, 60)
+    assert past[200] > 0
+    assert past[429] > 0, "8 clients against 6 places must be turned away sometimes"
+    assert set(past) <= {200, 429}, f"only 200 and 429 expected: {past}"
+
+    total = sum(within.values()) + sum(past.values())
+    assert total >= 500, f"only {total} requests"
+    growth = rss_mb(pid) / baseline
+    assert growth < 1.10, f"resident memory grew {growth:.2f}x over {total} requests"
