@@ -5,15 +5,26 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
+from functools import partial
 
-from polyvox import codecs, text
-from polyvox.engines.base import Engine, TTSEngine
+from polyvox import codecs, text, transcription
+from polyvox.engines.base import Engine, STTEngine, TTSEngine
 from polyvox.engines.pool import ModelPool
 from polyvox.engines.registry import create_engine
 from polyvox.errors import InvalidRequest, ModelNotFound, PolyvoxError, VoiceNotFound
-from polyvox.jobs import SpeechJob, SpeechStats
+from polyvox.jobs import SpeechJob, SpeechStats, run_blocking
 from polyvox.settings import OPENAI_VOICES, Settings
-from polyvox.types import EngineInfo, ParamSpec, ParamValue, SpeechParams, SpeechRequest, VoiceInfo
+from polyvox.transcription import TranscriptionJob, TranscriptionStats
+from polyvox.types import (
+    EngineInfo,
+    ParamSpec,
+    ParamValue,
+    SpeechParams,
+    SpeechRequest,
+    TranscriptionParams,
+    TranscriptionRequest,
+    VoiceInfo,
+)
 
 log = logging.getLogger(__name__)
 _PY_TYPES: dict[str, tuple[type, ...]] = {
@@ -30,6 +41,8 @@ class SpeechService:
             lambda name: create_engine(name, settings), ttl=settings.model_ttl
         )
         self.stats = SpeechStats()
+        self.stt_stats = TranscriptionStats()
+        self._stt_slots: dict[str, asyncio.Semaphore] = {}
         self._slots: dict[str, asyncio.Semaphore] = {}
         self._voices: dict[str, dict[str, VoiceInfo]] = {}
 
@@ -134,6 +147,40 @@ class SpeechService:
         if not chunks:
             raise InvalidRequest("input has no text to speak", param="input")
         return chunks
+
+    # -- transcription ---------------------------------------------------------------
+    def stt_engine(self, model: str) -> STTEngine:
+        """The speech-to-text engine behind a model name; raises ModelNotFound/InvalidRequest."""
+        engine = self.engine(model)
+        if not isinstance(engine, STTEngine):
+            raise InvalidRequest(f"model {model!r} is not a speech-to-text model", param="model")
+        return engine
+
+    async def transcribe(self, params: TranscriptionParams) -> TranscriptionJob:
+        """Validate a request, decode its audio and load its model; raises a 4xx/503 error."""
+        info = self.stt_engine(params.model).info
+        language = transcription.check_request(info, params)
+        _check_params(info, params.params)
+        limits = self.settings
+        audio = await run_blocking(
+            partial(
+                transcription.decode_upload, params.file,
+                max_bytes=limits.max_upload_bytes, max_seconds=limits.max_audio_seconds,
+            )
+        )  # fmt: skip
+        await self.pool.load(info.name)
+        request = TranscriptionRequest(
+            audio=audio, language=language, prompt=params.prompt,
+            temperature=params.temperature, task=params.task, params=dict(params.params),
+            word_timestamps="word" in params.timestamp_granularities,
+        )  # fmt: skip
+        if info.name not in self._stt_slots:
+            self._stt_slots[info.name] = asyncio.Semaphore(self.settings.stt_slots)
+        return TranscriptionJob(
+            model=info.name, pool=self.pool, request=request,
+            response_format=params.response_format, slots=self._stt_slots[info.name],
+            stats=self.stt_stats, granularities=params.timestamp_granularities,
+        )  # fmt: skip
 
     def _slots_for(self, model: str) -> asyncio.Semaphore:
         slots = self._slots.get(model)

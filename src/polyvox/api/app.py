@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from polyvox import __version__
 from polyvox.api import errors
 from polyvox.api.deps import AppState
-from polyvox.api.routes import health, models, speech, voices
+from polyvox.api.routes import health, models, speech, transcriptions, voices
 from polyvox.errors import PolyvoxError
 from polyvox.service import SpeechService
 from polyvox.settings import Settings
@@ -58,6 +58,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
-    for module in (health, models, voices, speech):
+    for module in (health, models, voices, speech, transcriptions):
         app.include_router(module.router)
     return app
