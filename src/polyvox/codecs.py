@@ -233,6 +233,7 @@ def decode(
             ]
             parts += [out.to_ndarray()[0] for out in resampler.resample(None)]
     except av.FFmpegError as exc:
-        raise UnsupportedAudio(f"could not decode the audio: {exc}", param="file") from exc
+        reason = getattr(exc, "strerror", None) or exc
+        raise UnsupportedAudio(f"could not decode the audio: {reason}", param="file") from exc
     samples = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
     return samples.astype(np.float32, copy=False), int(rate)

@@ -103,27 +103,33 @@ def decode_upload(data: bytes, *, max_bytes: int, max_seconds: float) -> Float32
 
 @dataclass
 class Timeline:
-    """Keeps segment and word times in [0, duration], ordered and never overlapping."""
+    """Keeps segment and word times in [0, duration], ordered and never overlapping.
+
+    Words stay inside their segment. Whisper's times can run past the end of the audio or
+    step back a little between windows; clients should never see that.
+    """
 
     duration: float
     _segment_end: float = 0.0
     _word_end: float = 0.0
     _next_id: int = 0
 
-    def _span(self, start: float, end: float, floor: float) -> tuple[float, float]:
-        start = min(max(start, floor, 0.0), self.duration)
-        return start, min(max(end, start), self.duration)
+    @staticmethod
+    def _span(start: float, end: float, floor: float, ceiling: float) -> tuple[float, float]:
+        start = min(max(start, floor), ceiling)
+        return start, min(max(end, start), ceiling)
 
-    def _word(self, word: Word) -> Word:
-        start, end = self._span(word.start, word.end, self._word_end)
+    def _word(self, word: Word, segment_start: float, segment_end: float) -> Word:
+        floor = max(self._word_end, segment_start)
+        start, end = self._span(word.start, word.end, floor, segment_end)
         self._word_end = end
         return replace(word, start=start, end=end)
 
     def place(self, segment: Segment) -> Segment:
-        """The segment renumbered from 0, with its and its words' times made consistent."""
-        start, end = self._span(segment.start, segment.end, self._segment_end)
+        """The segment renumbered from 0; it and its words in order, inside [0, duration]."""
+        start, end = self._span(segment.start, segment.end, self._segment_end, self.duration)
         self._segment_end = end
-        words = tuple(self._word(w) for w in segment.words)
+        words = tuple(self._word(w, start, end) for w in segment.words)
         placed = replace(segment, id=self._next_id, start=start, end=end, words=words)
         self._next_id += 1
         return placed
