@@ -205,7 +205,7 @@ def _limited(frames: Iterator[Any], max_seconds: float | None) -> Iterator[Any]:
         seconds += frame.samples / frame.sample_rate
         if max_seconds is not None and seconds > max_seconds:
             raise RequestTooLarge(
-                f"the audio is longer than the limit of {max_seconds:g} seconds", param="file"
+                f"the audio file is longer than the limit of {max_seconds:g} seconds", param="file"
             )
         yield frame
 
@@ -234,6 +234,6 @@ def decode(
             parts += [out.to_ndarray()[0] for out in resampler.resample(None)]
     except av.FFmpegError as exc:
         reason = getattr(exc, "strerror", None) or exc
-        raise UnsupportedAudio(f"could not decode the audio: {reason}", param="file") from exc
+        raise UnsupportedAudio(f"could not decode the audio file: {reason}", param="file") from exc
     samples = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
     return samples.astype(np.float32, copy=False), int(rate)

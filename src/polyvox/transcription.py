@@ -95,7 +95,7 @@ def decode_upload(data: bytes, *, max_bytes: int, max_seconds: float) -> Float32
     except PolyvoxError:
         raise
     except Exception as exc:  # PyAV raises more than FFmpegError on hostile input
-        raise UnsupportedAudio(f"could not decode the audio: {exc}", param="file") from exc
+        raise UnsupportedAudio(f"could not decode the audio file: {exc}", param="file") from exc
     if len(samples) == 0:
         raise UnsupportedAudio("the file contains no audio samples", param="file")
     return samples

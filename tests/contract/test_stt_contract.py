@@ -81,7 +81,8 @@ def test_language_prompt_temperature_and_params(engine: STTEngine, audio: codecs
 
 
 def test_segments_are_lazy_and_closable(engine: STTEngine, audio: codecs.Float32) -> None:
-    long_audio = np.concatenate([audio] * 8)  # more than one 30 s window
+    gap = np.zeros(30 * STT_SAMPLE_RATE, dtype=np.float32)
+    long_audio = np.concatenate([audio, gap, audio, gap])  # several 30 s windows
     segments, _ = engine.transcribe(TranscriptionRequest(audio=long_audio))
     first = next(segments)
     assert first.text.strip()

@@ -20,7 +20,7 @@ FORM_OVERHEAD = 64 * 1024
 def too_large(limit: int) -> RequestTooLarge:
     """The 413 for an upload over ``limit`` bytes."""
     return RequestTooLarge(
-        f"the upload is larger than the limit of {limit} bytes (POLYVOX_MAX_UPLOAD_BYTES)",
+        f"the uploaded file is larger than the limit of {limit} bytes (POLYVOX_MAX_UPLOAD_BYTES)",
         param="file",
     )
 
