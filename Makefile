@@ -35,3 +35,6 @@ bench: install
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+bench-whisper: install
+	$(PY) bench/whisper_bench.py --write docs/benchmarks.md
