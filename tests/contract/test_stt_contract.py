@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -12,8 +13,15 @@ import pytest
 from polyvox import codecs
 from polyvox.engines.base import STTEngine, TTSEngine
 from polyvox.engines.registry import create_engine
+from polyvox.service import SpeechService
 from polyvox.settings import Settings
-from polyvox.types import STT_SAMPLE_RATE, Segment, TranscriptionRequest
+from polyvox.types import (
+    STT_SAMPLE_RATE,
+    Segment,
+    SpeechParams,
+    TranscriptionParams,
+    TranscriptionRequest,
+)
 from tests.stt_audio import KEYWORDS, normalise, speech_wav
 
 STT_ENGINES = ["whisper"]
@@ -109,3 +117,25 @@ def test_constructing_does_not_import_the_engine_library() -> None:
         "assert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+async def _pool_scenario() -> None:
+    service = SpeechService(Settings(model_ttl=0, preload=[]))
+    speech = await service.prepare(
+        SpeechParams(model="piper", input="Hello.", response_format="wav")
+    )
+    wav = b"".join([part async for part in speech.stream()])
+    params = TranscriptionParams(model="whisper-1", file=speech_wav())
+    first = (await (await service.transcribe(params)).result()).text
+    assert sorted(service.pool.loaded()) == ["piper", "whisper"]
+    assert sorted(await service.pool.reap()) == ["piper", "whisper"]
+    assert service.pool.loaded() == []
+    second = (await (await service.transcribe(params)).result()).text
+    assert first == second
+    assert service.stt_stats.jobs == 2
+    assert wav[:4] == b"RIFF"
+    await service.pool.close()
+
+
+def test_whisper_shares_the_model_pool_and_unloads_when_idle() -> None:
+    asyncio.run(_pool_scenario())

@@ -8,9 +8,18 @@ import webvtt
 
 from polyvox import subtitles
 from polyvox.api.uploads import form_value
+from polyvox.engines import whisper
 from polyvox.engines.whisper import is_multilingual, temperatures
-from polyvox.errors import InvalidRequest, RequestTooLarge, UnsupportedAudio
+from polyvox.errors import (
+    EngineUnavailable,
+    InvalidRequest,
+    ModelNotFound,
+    RequestTooLarge,
+    UnsupportedAudio,
+)
 from polyvox.languages import WHISPER_LANGUAGES, language_code, language_name
+from polyvox.service import SpeechService
+from polyvox.settings import Settings
 from polyvox.transcription import Timeline, check_request, decode_upload
 from polyvox.types import EngineInfo, Segment, TranscriptionParams, Word
 from tests.stt_audio import duration, speech_wav
@@ -169,3 +178,23 @@ def test_decode_upload() -> None:
     for bad in (b"", b"just some text\n", wav[:44], b"\x00" * 2000):
         with pytest.raises(UnsupportedAudio):
             decode_upload(bad, max_bytes=10_000, max_seconds=60)
+
+
+def test_piper_only_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POLYVOX_ENGINES", '["piper"]')
+    service = SpeechService(Settings(preload=[]))
+    assert [m.name for m in service.models()] == ["piper"]
+    for name in ("whisper", "whisper-1"):
+        with pytest.raises(ModelNotFound):
+            service.stt_engine(name)
+
+
+def test_missing_whisper_library_is_an_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(whisper.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(EngineUnavailable, match=r"pip install 'polyvox\[whisper\]'"):
+        whisper.WhisperEngine(Settings())
+
+
+def test_a_tts_model_is_not_a_stt_model() -> None:
+    with pytest.raises(InvalidRequest, match="not a speech-to-text model"):
+        SpeechService(Settings(preload=[])).stt_engine("piper")
