@@ -130,7 +130,9 @@ def measure(wav: bytes, rounds: int, settings: Settings) -> dict[str, list[float
         for i in range(rounds):
             order = ["raw", "polyvox"] if i % 2 == 0 else ["polyvox", "raw"]
             for name in order:
-                elapsed, _ = runs[name]()
+                elapsed, text = runs[name]()
+                if text != texts[name]:
+                    raise RuntimeError(f"{name} transcript changed between runs")
                 times[name].append(elapsed)
                 print(f"round {i + 1}: {name:8s} {elapsed:.3f}s", flush=True)
     return times
@@ -166,6 +168,9 @@ def report(times: dict[str, list[float]], audio_seconds: float, args: argparse.N
         "(the transcripts are checked to be identical)", "",
         "| statistic | raw faster-whisper RTF | polyvox RTF | polyvox / raw |",
         "|---|---|---|---|", *rows, "",
+        "Every run, in seconds (a shared machine: the spread is other jobs' noise):", "",
+        f"- raw: {', '.join(f'{t:.2f}' for t in times['raw'])}",
+        f"- polyvox: {', '.join(f'{t:.2f}' for t in times['polyvox'])}", "",
     ])  # fmt: skip
 
 
