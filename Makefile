@@ -15,7 +15,7 @@ $(VENV)/.installed-$(EXTRAS): pyproject.toml
 install: $(VENV)/.installed-$(EXTRAS)
 
 serve:
-	$(MAKE) install EXTRAS=piper
+	$(MAKE) install EXTRAS=whisper
 	$(VENV)/bin/polyvox serve
 
 test: install lint typecheck pytest
@@ -35,3 +35,6 @@ bench: install
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+bench-whisper: install
+	$(PY) bench/whisper_bench.py --write docs/benchmarks.md

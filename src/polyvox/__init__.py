@@ -2,16 +2,30 @@
 
 from polyvox.service import SpeechService
 from polyvox.settings import Settings
-from polyvox.types import AudioChunk, EngineInfo, SpeechParams, SpeechRequest, VoiceInfo
+from polyvox.types import (
+    AudioChunk,
+    EngineInfo,
+    Segment,
+    SpeechParams,
+    SpeechRequest,
+    TranscriptionInfo,
+    TranscriptionParams,
+    VoiceInfo,
+    Word,
+)
 
 __version__ = "0.1.0"
 __all__ = [
     "AudioChunk",
     "EngineInfo",
+    "Segment",
     "Settings",
     "SpeechParams",
     "SpeechRequest",
     "SpeechService",
+    "TranscriptionInfo",
+    "TranscriptionParams",
     "VoiceInfo",
+    "Word",
     "__version__",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Literal, Protocol, cast, get_args
@@ -12,7 +13,7 @@ import av
 import numpy as np
 
 from polyvox.audio import Float32, float_to_int16
-from polyvox.errors import InvalidRequest, UnsupportedAudio
+from polyvox.errors import InvalidRequest, RequestTooLarge, UnsupportedAudio
 
 AudioFormat = Literal["mp3", "opus", "aac", "flac", "wav", "pcm"]
 FORMATS: tuple[str, ...] = get_args(AudioFormat)
@@ -197,8 +198,25 @@ def create_encoder(fmt: str, in_rate: int, out_rate: int) -> Encoder:
     return _AvEncoder(_SPECS[fmt], in_rate, out_rate)
 
 
-def decode(data: bytes, *, sample_rate: int | None = None) -> tuple[Float32, int]:
-    """Decode any container PyAV reads to mono float32 (resampled when sample_rate is set)."""
+def _limited(frames: Iterator[Any], max_seconds: float | None) -> Iterator[Any]:
+    """Pass decoded frames through; raise RequestTooLarge once they pass ``max_seconds``."""
+    seconds = 0.0
+    for frame in frames:
+        seconds += frame.samples / frame.sample_rate
+        if max_seconds is not None and seconds > max_seconds:
+            raise RequestTooLarge(
+                f"the audio file is longer than the limit of {max_seconds:g} seconds", param="file"
+            )
+        yield frame
+
+
+def decode(
+    data: bytes, *, sample_rate: int | None = None, max_seconds: float | None = None
+) -> tuple[Float32, int]:
+    """Decode any container PyAV reads to mono float32 (resampled when sample_rate is set).
+
+    Audio longer than ``max_seconds`` raises RequestTooLarge as soon as decoding passes it.
+    """
     if not data:
         raise UnsupportedAudio("the audio file is empty", param="file")
     try:
@@ -210,11 +228,12 @@ def decode(data: bytes, *, sample_rate: int | None = None) -> tuple[Float32, int
             resampler = av.AudioResampler("flt", "mono", rate)
             parts = [
                 out.to_ndarray()[0]
-                for frame in container.decode(stream)
+                for frame in _limited(container.decode(stream), max_seconds)
                 for out in resampler.resample(frame)
             ]
             parts += [out.to_ndarray()[0] for out in resampler.resample(None)]
     except av.FFmpegError as exc:
-        raise UnsupportedAudio(f"could not decode the audio: {exc}", param="file") from exc
+        reason = getattr(exc, "strerror", None) or exc
+        raise UnsupportedAudio(f"could not decode the audio file: {reason}", param="file") from exc
     samples = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
     return samples.astype(np.float32, copy=False), int(rate)

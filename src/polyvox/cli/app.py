@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import sys
 from pathlib import Path
 from typing import Annotated, BinaryIO
@@ -14,7 +15,7 @@ from polyvox import codecs
 from polyvox.errors import PolyvoxError
 from polyvox.service import SpeechService
 from polyvox.settings import Settings
-from polyvox.types import SpeechParams
+from polyvox.types import SpeechParams, TranscriptionParams
 
 app = typer.Typer(
     name="polyvox", help="One self-hosted speech server for many open voice models.",
@@ -110,6 +111,51 @@ def speak(
         asyncio.run(_speak(SpeechService(settings), params, output))
     except PolyvoxError as exc:
         raise fail(exc) from exc
+
+
+async def _transcribe(service: SpeechService, params: TranscriptionParams) -> str:
+    job = await service.transcribe(params)
+    body = await job.render()
+    if isinstance(body, dict):
+        return json.dumps(body, ensure_ascii=False, indent=2) + "\n"
+    return body
+
+
+@app.command()
+def transcribe(
+    file: Annotated[
+        str, typer.Argument(help="Audio file (any format PyAV reads), or - for stdin.")
+    ],
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="text, json, srt, vtt or verbose_json.")
+    ] = "text",
+    language: Annotated[str | None, typer.Option(help="Language of the speech, e.g. en.")] = None,
+    model: Annotated[str | None, typer.Option(help="Model id or alias.")] = None,
+    prompt: Annotated[str | None, typer.Option(help="Text to guide style or spelling.")] = None,
+    words: Annotated[bool, typer.Option("--words", help="Word timestamps (verbose_json).")] = False,
+    translate: Annotated[bool, typer.Option(help="Translate the speech into English.")] = False,
+    output: Annotated[str, typer.Option("-o", "--output", help="File to write, or -.")] = "-",
+    env_file: EnvFile = None,
+) -> None:
+    """Transcribe speech to text, subtitles or JSON, without a server."""
+    settings = load_settings(env_file, preload=[])
+    try:
+        data = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
+    except OSError as exc:
+        raise typer.BadParameter(f"cannot read {file}: {exc.strerror}", param_hint="FILE") from exc
+    params = TranscriptionParams(
+        model=model or settings.default_stt_model, file=data, language=language, prompt=prompt,
+        response_format=fmt, timestamp_granularities=("segment", "word") if words else (),
+        task="translate" if translate else "transcribe",
+    )  # fmt: skip
+    try:
+        result = asyncio.run(_transcribe(SpeechService(settings), params))
+    except PolyvoxError as exc:
+        raise fail(exc) from exc
+    if output == "-":
+        sys.stdout.write(result)
+    else:
+        Path(output).write_text(result, encoding="utf-8")
 
 
 @app.command("models")

@@ -5,9 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Protocol, runtime_checkable
 
-from polyvox.types import AudioChunk, EngineInfo, SpeechRequest, VoiceInfo
+from polyvox.types import (
+    AudioChunk,
+    EngineInfo,
+    Segment,
+    SpeechRequest,
+    TranscriptionInfo,
+    TranscriptionRequest,
+    VoiceInfo,
+)
 
-__all__ = ["Engine", "EngineInfo", "TTSEngine"]
+__all__ = ["Engine", "EngineInfo", "STTEngine", "TTSEngine"]
 
 
 @runtime_checkable
@@ -40,4 +48,13 @@ class TTSEngine(Engine, Protocol):
 
     def synthesize(self, req: SpeechRequest) -> Iterator[AudioChunk]:
         """Speak ``req.text``; yields mono float32 chunks as they are ready."""
+        ...
+
+
+@runtime_checkable
+class STTEngine(Engine, Protocol):
+    """A speech-to-text engine: 16 kHz mono float32 audio in, timed text segments out."""
+
+    def transcribe(self, req: TranscriptionRequest) -> tuple[Iterator[Segment], TranscriptionInfo]:
+        """Start transcribing ``req.audio``; segments are decoded lazily as they are iterated."""
         ...

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 BUILTIN: dict[str, tuple[str, str]] = {
     # name: ("module:Class", the extra that installs its libraries)
     "piper": ("polyvox.engines.piper:PiperEngine", "piper"),
+    "whisper": ("polyvox.engines.whisper:WhisperEngine", "whisper"),
 }
 ENTRY_POINT_GROUP = "polyvox.engines"
 

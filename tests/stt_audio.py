@@ -1,0 +1,87 @@
+"""Speech fixtures for STT tests: Piper-synthesised sentences, re-encoded with PyAV."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+from functools import lru_cache
+
+import av
+import numpy as np
+
+from polyvox import codecs
+from polyvox.service import SpeechService
+from polyvox.settings import Settings
+from polyvox.types import SpeechParams
+
+SENTENCE = "The quick brown fox jumps over the lazy dog. Speech recognition turns sound into text."
+KEYWORDS = ("brown", "fox", "jumps", "lazy", "recognition", "text")
+
+
+@dataclass(frozen=True)
+class Container:
+    """How one upload format is written: PyAV container, codec and sample rate."""
+
+    format: str
+    codec: str
+    rate: int
+
+
+CONTAINERS = {
+    "mp3": Container("mp3", "libmp3lame", 44100),
+    "ogg": Container("ogg", "libopus", 48000),
+    "flac": Container("flac", "flac", 22050),
+    "m4a": Container("mp4", "aac", 44100),
+    "webm": Container("webm", "libopus", 48000),
+}
+"""Every upload format besides wav (which Piper's output already is)."""
+
+
+async def _synthesize(text: str) -> bytes:
+    service = SpeechService(Settings(engines=["piper"], preload=[]))
+    job = await service.prepare(SpeechParams(model="piper", input=text, response_format="wav"))
+    return b"".join([part async for part in job.stream()])
+
+
+@lru_cache(maxsize=64)
+def speech_wav(text: str = SENTENCE) -> bytes:
+    """Piper speaking ``text``, as a streaming WAV file (22.05 kHz)."""
+    return asyncio.run(_synthesize(text))
+
+
+def duration(data: bytes) -> float:
+    """Seconds of audio in an encoded file."""
+    samples, rate = codecs.decode(data)
+    return len(samples) / rate
+
+
+@lru_cache(maxsize=16)
+def speech_file(kind: str, text: str = SENTENCE) -> bytes:
+    """Piper speaking ``text`` in an upload format (wav or a key of CONTAINERS)."""
+    if kind == "wav":
+        return speech_wav(text)
+    spec = CONTAINERS[kind]
+    samples, _ = codecs.decode(speech_wav(text), sample_rate=spec.rate)
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format=spec.format) as out:
+        stream = out.add_stream(spec.codec, rate=spec.rate)
+        stream.layout = "mono"  # type: ignore[union-attr]
+        frame = av.AudioFrame.from_ndarray(
+            np.ascontiguousarray(samples)[None, :], format="flt", layout="mono"
+        )
+        frame.sample_rate = spec.rate
+        frame.pts = 0
+        frame.time_base = Fraction(1, spec.rate)
+        out.mux(stream.encode(frame))  # type: ignore[union-attr]
+        out.mux(stream.encode(None))  # type: ignore[union-attr]
+    return buffer.getvalue()
+
+
+def normalise(text: str) -> str:
+    """Lower case, no punctuation, single spaces: what word error rate compares."""
+    text = text.lower().replace("-", " ")
+    text = re.sub(r"[^a-z0-9' ]+", " ", text)
+    return " ".join(text.replace("'", "").split())
