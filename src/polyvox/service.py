@@ -106,8 +106,8 @@ class SpeechService:
         chunks = self._chunks(params.input)
         voice = self.resolve_voice(params.model, params.voice)
         _check_capabilities(info, params)
-        _check_params(info, params.params)
         _check_voice_request(info, params)
+        _check_params(info, params.params)
         if params.response_format not in codecs.FORMATS:
             raise InvalidRequest(
                 f"response_format must be one of {', '.join(codecs.FORMATS)}",

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from polyvox import __version__
 from polyvox.api import errors
 from polyvox.api.deps import AppState
-from polyvox.api.routes import health, models, speech, voices
+from polyvox.api.routes import compat, health, models, speech, voices
 from polyvox.errors import PolyvoxError
 from polyvox.service import SpeechService
 from polyvox.settings import Settings
@@ -60,4 +60,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     for module in (health, models, voices, speech):
         app.include_router(module.router)
+    app.include_router(compat.router)
     return app
