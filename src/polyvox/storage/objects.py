@@ -59,7 +59,9 @@ class ObjectStore:
                 f"{scheme}:// storage needs libraries that are not installed ({exc.name}): "
                 "pip install 'polyvox[storage]'"
             ) from exc
-        raise StorageUnavailable(f"unsupported storage scheme {scheme!r}; use gs://, s3:// or a path")
+        raise StorageUnavailable(
+            f"unsupported storage scheme {scheme!r}; use gs://, s3:// or a path"
+        )
 
     def _s3(self) -> Any:
         import s3fs

@@ -188,7 +188,7 @@ class ReferenceStore:
     def _download(self, url: str, *, param: str) -> bytes:
         limit = self.settings.max_bytes
         # the scheme is checked against settings.reference.schemes by the caller
-        with self._opener.open(url, timeout=self.settings.timeout) as response:  # noqa: S310
+        with self._opener.open(url, timeout=self.settings.timeout) as response:
             length = response.headers.get("Content-Length")
             if length and length.isdigit() and int(length) > limit:
                 raise RequestTooLarge(

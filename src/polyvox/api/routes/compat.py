@@ -42,8 +42,10 @@ class QwenBody(BaseModel):
         """SpeechParams for the configured Qwen-compatible model."""
         if self.text is None:
             raise InvalidRequest("text is required", param="text")
-        engine: dict[str, ParamValue] = {"temperature": self.temperature, **extra}
-        attributes = self.voice_attributes.model_dump(exclude_none=True) if self.voice_attributes else {}
+        engine: dict[str, ParamValue | None] = {"temperature": self.temperature, **extra}
+        attributes = (
+            self.voice_attributes.model_dump(exclude_none=True) if self.voice_attributes else {}
+        )
         return SpeechParams(
             model=model, input=self.text, voice=voice, response_format=fmt,
             params={k: v for k, v in engine.items() if v is not None},
