@@ -59,7 +59,7 @@ def worker(out_dir: Path) -> Iterator[RunPodWorker]:
     settings = Settings(storage={"output_url": str(out_dir)}, preload=[])  # type: ignore[arg-type]
     worker = RunPodWorker(settings)
     run(worker.warm())
-    yield worker
+    return worker
 
 
 def handle(worker: RunPodWorker, job_input: object) -> dict[str, Any]:
@@ -126,7 +126,8 @@ def test_xtts_shape_uploads_and_returns_a_url(worker: RunPodWorker, out_dir: Pat
     }  # fmt: skip
     path = Path(urlsplit(out["audio_url"]).path)
     assert path.parent == out_dir / "generated"
-    assert path.name.startswith("joao_formal_") and path.suffix == ".wav"
+    assert path.name.startswith("joao_formal_")
+    assert path.suffix == ".wav"
     assert out["duration"] == pytest.approx(decoded_seconds(path.read_bytes()), abs=0.01)
     assert (out["voice_id"], out["language"]) == ("joao_formal", "en")
     assert out["parameters"] == {"speed": 1.0}
@@ -142,7 +143,8 @@ def test_xtts_shape_without_storage_fails_before_synthesis() -> None:
 
 def test_native_shape_base64_and_url(worker: RunPodWorker) -> None:
     out = handle(worker, {"input": "Native shape.", "voice": "alloy", "response_format": "mp3"})
-    assert out["format"] == "mp3" and out["voice"] == "en_US-joe-medium"
+    assert out["format"] == "mp3"
+    assert out["voice"] == "en_US-joe-medium"
     assert decoded_seconds(base64.b64decode(out["audio"])) == pytest.approx(out["duration"], 0.1)
     out = handle(worker, {"input": "Native shape.", "response_format": "flac", "output": "url"})
     assert "audio" not in out
@@ -176,8 +178,10 @@ def test_generator_handler_streams_audio_chunks(worker: RunPodWorker) -> None:
     *chunks, final = parts
     assert len(chunks) >= 2
     assert [c["index"] for c in chunks] == list(range(len(chunks)))
-    assert final["done"] is True and "audio" not in final
-    assert final["text"] == text and final["sample_rate"] == 22050
+    assert final["done"] is True
+    assert "audio" not in final
+    assert final["text"] == text
+    assert final["sample_rate"] == 22050
     wav = b"".join(base64.b64decode(c["audio"]) for c in chunks)
     assert decoded_seconds(wav) == pytest.approx(final["duration"], abs=0.01)
 
@@ -193,7 +197,8 @@ def test_generator_handler_uploads_for_url_shapes(worker: RunPodWorker) -> None:
 def test_generator_handler_fails_before_audio(worker: RunPodWorker) -> None:
     parts = run(collect(worker, XTTS_SEED))
     assert len(parts) == 1
-    assert "ref_audio_url" in parts[0]["error"] and "piper" in parts[0]["error"]
+    assert "ref_audio_url" in parts[0]["error"]
+    assert "piper" in parts[0]["error"]
 
 
 def test_start_config_picks_the_handler() -> None:
