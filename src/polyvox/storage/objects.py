@@ -73,6 +73,8 @@ class ObjectStore:
             secret=s.s3_secret_access_key.get_secret_value() if s.s3_secret_access_key else None,
             endpoint_url=s.s3_endpoint_url,
             client_kwargs=client_kwargs,
+            # SigV4: accepted by every region and S3-compatible server; expiry up to 7 days
+            config_kwargs={"signature_version": "s3v4"},
         )
 
     def _gcs(self) -> Any:
