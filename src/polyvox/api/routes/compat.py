@@ -10,7 +10,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Response
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from polyvox.api.deps import ServiceDep, StateDep
 from polyvox.api.routes import models, speech
@@ -82,9 +82,9 @@ class SynthesizeBody(BaseModel):
     model_config = ConfigDict(extra="allow")
     text: str
     model: str | None = Field(None, min_length=1)
-    voice: str | None = Field(None, validation_alias="speaker")
+    voice: str | None = Field(None, validation_alias=AliasChoices("voice", "speaker"))
     response_format: Literal["mp3", "opus", "aac", "flac", "wav", "pcm"] = Field(
-        "wav", validation_alias="format"
+        "wav", validation_alias=AliasChoices("format", "response_format")
     )
     speed: float | None = Field(None, ge=0.25, le=4.0)
     language: str | None = None
