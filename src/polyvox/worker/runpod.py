@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -150,14 +151,21 @@ def start_config(worker: RunPodWorker) -> dict[str, Any]:
     }
 
 
-def main() -> None:
-    """Entry point: settings from the environment, models warm, then hand over to RunPod."""
-    import runpod
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: settings from the environment, models warm, then hand over to RunPod.
 
+    ``--warm-only`` loads (and so downloads) the models and exits: image builds use it to
+    bake weights in. Every other argument is RunPod's (``--rp_serve_api``, ...).
+    """
+    args = sys.argv[1:] if argv is None else argv
     settings = Settings()
     logging.basicConfig(level=settings.log_level.upper())
     worker = RunPodWorker(settings)
     asyncio.run(worker.warm())
+    if "--warm-only" in args:
+        return
+    import runpod
+
     runpod.serverless.start(start_config(worker))
 
 
