@@ -115,3 +115,17 @@ class EngineFailure(PolyvoxError):
 
     status_code = 500
     code = "engine_failure"
+
+
+class StorageUnavailable(PolyvoxError):
+    """Object storage is not configured or its libraries are not installed."""
+
+    status_code = 503
+    code = "storage_unavailable"
+
+
+class StorageFailure(PolyvoxError):
+    """Uploading, reading or signing an object failed."""
+
+    status_code = 502
+    code = "storage_failure"

@@ -154,3 +154,10 @@ class SpeechJob:
         tail = await run_blocking(encoder.finish)
         if tail:
             yield tail
+
+    async def collect(self) -> bytes:
+        """The whole stream as one file; a WAV gets its real sizes in the header."""
+        data = b"".join([part async for part in self.stream()])
+        if self.response_format == "wav" and len(data) >= 44:
+            data = codecs.wav_header(self.out_rate, len(data) - 44) + data[44:]
+        return data

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from functools import partial
+from pathlib import Path
 
 from polyvox import codecs, text, transcription
 from polyvox.engines.base import Engine, STTEngine, TTSEngine
@@ -15,6 +16,7 @@ from polyvox.jobs import SpeechJob, run_blocking
 from polyvox.metrics import Metrics
 from polyvox.scheduler import Scheduler
 from polyvox.settings import OPENAI_VOICES, Settings
+from polyvox.storage import ObjectStore
 from polyvox.transcription import TranscriptionJob
 from polyvox.types import (
     EngineInfo,
@@ -26,6 +28,7 @@ from polyvox.types import (
     TranscriptionRequest,
     VoiceInfo,
 )
+from polyvox.voices.reference import ReferenceStore
 
 log = logging.getLogger(__name__)
 _PY_TYPES: dict[str, tuple[type, ...]] = {
@@ -49,6 +52,8 @@ class SpeechService:
         )
         self._schedulers: dict[str, Scheduler] = {}
         self._voices: dict[str, dict[str, VoiceInfo]] = {}
+        self.objects = ObjectStore(settings.storage)
+        self.references = ReferenceStore(settings.reference, self.objects)
 
     def _loaded(self, model: str, seconds: float) -> None:
         self.metrics.model_loads.labels(model).inc()
@@ -122,6 +127,7 @@ class SpeechService:
         chunks = self._chunks(params.input)
         voice = self.resolve_voice(params.model, params.voice)
         _check_capabilities(info, params)
+        _check_voice_request(info, params)
         _check_params(info, params.params)
         if params.response_format not in codecs.FORMATS:
             raise InvalidRequest(
@@ -129,10 +135,13 @@ class SpeechService:
                 param="response_format",
             )
         out_rate = codecs.output_rate(params.response_format, voice.sample_rate, params.sample_rate)
+        reference = await self._reference(params)
         await self.pool.load(info.name)
         request = SpeechRequest(
             text="", voice=voice.id, speed=params.speed,
             instructions=params.instructions, params=dict(params.params),
+            language=params.language, reference_audio=reference,
+            voice_attributes=dict(params.voice_attributes),
         )  # fmt: skip
         return SpeechJob(
             model=info.name, pool=self.pool, request=request, chunks=chunks,
@@ -140,6 +149,12 @@ class SpeechService:
             out_rate=out_rate, scheduler=self.scheduler(info.name), metrics=self.metrics,
             timeout=self.settings.request_timeout,
         )  # fmt: skip
+
+    async def _reference(self, params: SpeechParams) -> Path | None:
+        """Fetch (or find in the cache) the reference audio; runs after every other check."""
+        if params.reference_audio is None:
+            return None
+        return await run_blocking(partial(self.references.resolve, params.reference_audio))
 
     def _chunks(self, raw: str) -> list[text.TextChunk]:
         limit = self.settings.max_input_chars
@@ -247,3 +262,35 @@ def _check_value(info: EngineInfo, key: str, spec: ParamSpec, value: ParamValue)
             raise InvalidRequest(f"{where} must be <= {spec.maximum}", param=key)
     if spec.choices is not None and value not in spec.choices:
         raise InvalidRequest(f"{where} must be one of {', '.join(spec.choices)}", param=key)
+
+
+def _check_voice_request(info: EngineInfo, params: SpeechParams) -> None:
+    """Reference audio, voice attributes and language against what the engine declares."""
+    engine = f"model {info.name!r} (engine {info.name})"
+    ref = params.reference_audio
+    if ref is not None and not info.voice_cloning:
+        raise InvalidRequest(
+            f"{engine} does not support {ref.param!r}: it cannot clone a reference voice",
+            param=ref.param,
+        )
+    unsupported = [k for k in params.voice_attributes if k not in info.voice_attributes]
+    if unsupported:
+        accepted = ", ".join(info.voice_attributes) or "none"
+        raise InvalidRequest(
+            f"{engine} does not support the voice attributes {', '.join(unsupported)} "
+            f"in 'voice_attributes'; it supports: {accepted}",
+            param="voice_attributes",
+        )
+    if params.language and info.languages and not _speaks(info, params.language):
+        raise InvalidRequest(
+            f"{engine} does not support language {params.language!r}; "
+            f"it speaks: {', '.join(info.languages)}",
+            param="language",
+        )
+
+
+def _speaks(info: EngineInfo, language: str) -> bool:
+    """``en`` matches ``en_US``; ``en-us`` matches ``en_US``."""
+    wanted = language.lower().replace("-", "_")
+    known = {lang.lower().replace("-", "_") for lang in info.languages}
+    return wanted in known or wanted in {lang.split("_", 1)[0] for lang in known}

@@ -66,6 +66,72 @@ class WhisperSettings(BaseModel):
     """Never reach a hub: model names must already be in the cache."""
 
 
+class StorageSettings(BaseModel):
+    """Where generated audio is uploaded (worker ``url`` output, XTTS-shaped jobs)."""
+
+    output_url: str | None = Field(None, description="gs://, s3://, file:// or a local directory.")
+    """Base location for uploads: ``gs://bucket/prefix``, ``s3://bucket/prefix`` or a path."""
+    url_expiry: Annotated[int, Field(ge=1, le=604_800)] = 86_400
+    """Seconds a signed URL stays valid (S3 and GCS allow at most 7 days)."""
+    s3_endpoint_url: str | None = None
+    """S3-compatible endpoint (MinIO, R2, moto, ...); None means AWS."""
+    s3_region: str | None = None
+    """S3 region name; None lets botocore decide."""
+    s3_access_key_id: SecretStr | None = None
+    """S3 access key; None uses the usual AWS_* variables or instance credentials."""
+    s3_secret_access_key: SecretStr | None = None
+    """S3 secret key; never logged."""
+    gcs_credentials_env: Annotated[str, Field(min_length=1)] = "GCS_CREDENTIALS"
+    """Environment variable holding a service-account JSON; unset means default credentials."""
+    gcs_project: str | None = None
+    """GCP project for gcsfs; None takes it from the credentials."""
+
+
+class ReferenceSettings(BaseModel):
+    """Fetching and caching reference audio for voice-cloning engines."""
+
+    cache_dir: Path = Path("/tmp/polyvox/references")  # noqa: S108
+    """Directory of cached reference files, named by the SHA-256 of their content."""
+    cache_max_bytes: Annotated[int, Field(ge=1_000_000)] = 5_000_000_000
+    """Cache size cap; least recently used files are evicted past it."""
+    max_bytes: Annotated[int, Field(ge=1_000, le=1_000_000_000)] = 50_000_000
+    """Largest reference file accepted (download or base64)."""
+    max_seconds: Annotated[float, Field(gt=0, le=3600)] = 60.0
+    """Longest reference audio accepted, in seconds."""
+    schemes: list[str] = ["https", "gs", "s3"]
+    """URL schemes a reference may be fetched from (add ``http`` for plain HTTP)."""
+    allow_private_addresses: bool = False
+    """Allow fetching from loopback, private and link-local addresses (off: SSRF guard)."""
+    timeout: Annotated[float, Field(gt=0, le=600)] = 30.0
+    """Seconds allowed for one reference download."""
+
+
+class CompatSettings(BaseModel):
+    """Models behind the routes of the services polyvox replaces."""
+
+    qwen_model: Annotated[str, Field(min_length=1)] = "piper"
+    """Model answering the Qwen-TTS routes ``/tts`` and ``/stream-tts``."""
+    qwen_voice: str | None = None
+    """Voice for the Qwen-TTS routes; None is the model's default voice."""
+    proxy_model: Annotated[str, Field(min_length=1)] = "piper"
+    """Model answering the lean proxy's ``/synthesize`` when the body names none."""
+
+
+class WorkerSettings(BaseModel):
+    """The RunPod serverless worker."""
+
+    streaming: bool = False
+    """Use the generator handler: audio chunks come back as stream partials."""
+    concurrency: Annotated[int, Field(ge=1, le=64)] = 1
+    """Jobs one worker runs at once (RunPod concurrency modifier)."""
+    chatterbox_models: dict[str, str] = {"english": "piper", "multilingual": "piper"}
+    """Chatterbox-shaped jobs: ``model_type`` -> model id."""
+    xtts_model: Annotated[str, Field(min_length=1)] = "piper"
+    """Model answering XTTS-shaped jobs (``gen_text``)."""
+    upload_prefix: str = "generated"
+    """Folder under ``storage.output_url`` that uploaded audio goes to."""
+
+
 class Settings(BaseSettings):
     """Everything configurable about a polyvox process."""
 
@@ -138,6 +204,14 @@ class Settings(BaseSettings):
     """Piper engine options."""
     whisper: WhisperSettings = WhisperSettings()
     """Whisper (faster-whisper) engine options."""
+    storage: StorageSettings = StorageSettings()
+    """Object storage for generated audio."""
+    reference: ReferenceSettings = ReferenceSettings()
+    """Reference audio fetch and cache (voice cloning)."""
+    compat: CompatSettings = CompatSettings()
+    """Routes compatible with the services polyvox replaces."""
+    worker: WorkerSettings = WorkerSettings()
+    """RunPod serverless worker."""
 
     def resolve_model(self, name: str) -> str | None:
         """Map a requested model name (id, alias or OpenAI name) to a model id, or None."""

@@ -17,6 +17,7 @@ _ABBREVIATION = re.compile(
     re.IGNORECASE,
 )
 _CLAUSE_END = re.compile(r"(?<=[,;:—–])\s+")
+_MIN_REST_WORDS = 3
 _SPACE = re.compile(r"[ \t\r\f\v]+")
 _LINES = re.compile(r"\s*\n\s*")
 
@@ -65,7 +66,7 @@ def _split_long(sentence: str, max_chars: int) -> Iterator[str]:
 def _first_phrase(sentence: str, max_words: int) -> tuple[str, str]:
     """Cut a short lead phrase off ``sentence``: at an early clause end, else at a word."""
     words = sentence.split(" ")
-    if len(words) <= max_words:
+    if len(words) <= max_words + _MIN_REST_WORDS:  # a few dangling words would sound clipped
         return sentence, ""
     for match in _CLAUSE_END.finditer(sentence):
         head = sentence[: match.start()]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -68,6 +69,18 @@ class SpeechRequest:
     language: str | None = None
     instructions: str | None = None
     params: Mapping[str, ParamValue] = field(default_factory=dict)
+    reference_audio: Path | None = None
+    """Cached reference audio to clone (its file name is the SHA-256 of its content)."""
+    voice_attributes: Mapping[str, ParamValue] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ReferenceAudio:
+    """Reference audio for voice cloning: a URL (gs://, s3://, https://) or raw bytes."""
+
+    source: str | bytes
+    param: str = "reference_audio"
+    """The request field that carried it, so errors name what the client sent."""
 
 
 @dataclass(frozen=True)
@@ -95,6 +108,10 @@ class SpeechParams:
     instructions: str | None = None
     sample_rate: int | None = None
     params: Mapping[str, ParamValue] = field(default_factory=dict)
+    language: str | None = None
+    reference_audio: ReferenceAudio | None = None
+    voice_attributes: Mapping[str, ParamValue] = field(default_factory=dict)
+    """Voice description (gender, age, emotion) for engines that declare them."""
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from polyvox.allocator import limit_retained_memory
 from polyvox.api import errors
 from polyvox.api.deps import AppState
 from polyvox.api.middleware import RequestMiddleware
-from polyvox.api.routes import health, models, speech, transcriptions, voices
+from polyvox.api.routes import compat, health, models, speech, transcriptions, voices
 from polyvox.api.routes import metrics as metrics_route
 from polyvox.errors import PolyvoxError
 from polyvox.metrics import Metrics
@@ -68,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app, metrics)
     for module in (health, models, voices, speech, transcriptions, metrics_route):
         app.include_router(module.router)
+    app.include_router(compat.router)
     app.add_middleware(
         RequestMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes,
         api_keys=[key.get_secret_value() for key in settings.api_keys],

@@ -1,0 +1,199 @@
+"""Mixed traffic: a 400-word request plus a stream of one-sentence requests at concurrency 4.
+
+Measures the short requests' time to first audio (p50/p95) with fair chunk-level
+scheduling and with first-come-first-served, against the same requests on an idle server,
+plus aggregate audio seconds per wall second, all in one run. Results go between the
+``mixed`` markers of docs/benchmarks.md.
+
+    .venv/bin/python bench/mixed_bench.py --write docs/benchmarks.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+SHORTS = [
+    "Please confirm your appointment for tomorrow at nine.",
+    "Your package has been delivered to the front door.",
+    "The meeting moved to the third floor conference room.",
+    "Thanks for calling, how can I help you today?",
+]
+LONG = " ".join(
+    f"Paragraph {i} of the long reading continues the story with calm and steady detail, "
+    "so that the listener has something to follow for a while."
+    for i in range(20)
+)  # about 400 words
+RATE = 22050
+
+
+@dataclass
+class Run:
+    """What one phase measured."""
+
+    ttfa: list[float] = field(default_factory=list)
+    audio_seconds: float = 0.0
+    wall: float = 0.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start(policy: str) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    env = {**os.environ, "POLYVOX_SCHEDULING": policy, "POLYVOX_LOG_LEVEL": "warning"}
+    cmd = [sys.executable, "-m", "polyvox", "serve", "--port", str(port)]
+    proc = subprocess.Popen(cmd, env=env)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(600):
+        try:
+            if httpx.get(f"{url}/health/ready", timeout=1).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("server did not start")
+
+
+def speak(client: httpx.Client, text: str) -> tuple[float, float]:
+    """(time to first byte, audio seconds) of one wav request."""
+    body = {"model": "piper", "input": text, "response_format": "wav"}
+    started = time.perf_counter()
+    first = 0.0
+    size = 0
+    with client.stream("POST", "/v1/audio/speech", json=body) as response:
+        response.raise_for_status()
+        for part in response.iter_raw():
+            if not size:
+                first = time.perf_counter() - started
+            size += len(part)
+    return first, (size - 44) / 2 / RATE
+
+
+def idle(url: str, rounds: int) -> Run:
+    run = Run()
+    with httpx.Client(base_url=url, timeout=120) as client:
+        speak(client, SHORTS[0])  # warm
+        for i in range(rounds):
+            ttfa, _ = speak(client, SHORTS[i % len(SHORTS)])
+            run.ttfa.append(ttfa)
+    return run
+
+
+def mixed(url: str, seconds: float) -> Run:
+    run = Run()
+    lock = threading.Lock()
+    stop = time.perf_counter() + seconds
+
+    def loop(texts: list[str], record: bool) -> None:
+        with httpx.Client(base_url=url, timeout=300) as client:
+            i = 0
+            while time.perf_counter() < stop:
+                ttfa, audio = speak(client, texts[i % len(texts)])
+                i += 1
+                with lock:
+                    run.audio_seconds += audio
+                    if record:
+                        run.ttfa.append(ttfa)
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=loop, args=([LONG], False))]
+    threads += [
+        threading.Thread(target=loop, args=(SHORTS[i:] + SHORTS[:i], True)) for i in range(4)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    run.wall = time.perf_counter() - started
+    return run
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def measure(policy: str, seconds: float, rounds: int) -> dict[str, float]:
+    proc, url = start(policy)
+    try:
+        base = idle(url, rounds)
+        load = mixed(url, seconds)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+    return {
+        "idle_p50": statistics.median(base.ttfa), "idle_p95": pct(base.ttfa, 0.95),
+        "p50": statistics.median(load.ttfa), "p95": pct(load.ttfa, 0.95),
+        "shorts": len(load.ttfa), "throughput": load.audio_seconds / load.wall,
+    }  # fmt: skip
+
+
+def report(results: dict[str, dict[str, float]], command: str) -> str:
+    fair, fifo = results["fair"], results["fifo"]
+    lines = [
+        f"Command: `{command}` (2 cores: `nproc` = {os.cpu_count()}, one run, same requests).",
+        "",
+        "| scheduling | idle TTFA p50 / p95 (s) | mixed TTFA p50 / p95 (s) | p95 / idle p50 "
+        "| short requests | audio s per wall s |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, r in results.items():
+        lines.append(
+            f"| {name} | {r['idle_p50']:.3f} / {r['idle_p95']:.3f} | {r['p50']:.3f} / "
+            f"{r['p95']:.3f} | {r['p95'] / r['idle_p50']:.2f}x | {r['shorts']:.0f} "
+            f"| {r['throughput']:.2f} |"
+        )
+    ratio = fair["p95"] / fair["idle_p50"]
+    tput = fair["throughput"] / fifo["throughput"]
+    lines += [
+        "",
+        f"- fair p95 / idle: **{ratio:.2f}x** (target <= 2x): {'PASS' if ratio <= 2 else 'FAIL'}",
+        f"- fair / fifo throughput: **{tput:.3f}x** (target >= 1.0x, within noise): "
+        f"{'PASS' if tput >= 0.97 else 'FAIL'}",
+    ]
+    return "\n".join(lines)
+
+
+def write(path: Path, body: str) -> None:
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    block = f"<!-- mixed:start -->\n{body}\n<!-- mixed:end -->"
+    pattern = re.compile(r"<!-- mixed:start -->.*?<!-- mixed:end -->", re.S)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: block, text)
+    else:
+        text += f"\n## Mixed traffic: fair vs first-come-first-served\n\n{block}\n"
+    path.write_text(text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=40.0, help="mixed phase length")
+    parser.add_argument("--rounds", type=int, default=20, help="idle short requests")
+    parser.add_argument("--write", type=Path, help="update this markdown file")
+    args = parser.parse_args()
+    results = {p: measure(p, args.seconds, args.rounds) for p in ("fair", "fifo")}
+    command = "python bench/mixed_bench.py " + " ".join(sys.argv[1:])
+    body = report(results, command.strip())
+    print(body)
+    if args.write:
+        write(args.write, body)
+
+
+if __name__ == "__main__":
+    main()

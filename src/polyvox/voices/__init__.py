@@ -1,0 +1,1 @@
+"""Voices: reference audio for cloning engines (fetch, checks, content-hash cache)."""

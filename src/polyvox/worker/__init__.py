@@ -1,0 +1,1 @@
+"""Serverless workers (RunPod) that run polyvox jobs."""

@@ -1,0 +1,249 @@
+"""RunPod job inputs: the Chatterbox and XTTS worker shapes and the native shape, with outputs."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from polyvox.errors import InvalidRequest
+from polyvox.settings import Settings
+from polyvox.storage import StoredObject
+from polyvox.types import ParamValue, ReferenceAudio, SpeechParams
+
+OutputMode = Literal["base64", "url"]
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """What a finished job produced; each shape renders the fields its clients expect."""
+
+    audio: bytes | None
+    stored: StoredObject | None
+    response_format: str
+    sample_rate: int
+    duration: float
+    generation_time: float
+    model: str
+    voice: str
+    language: str
+
+
+class JobInput(BaseModel):
+    """Common behaviour of the accepted job shapes."""
+
+    model_config = ConfigDict(extra="forbid")
+    shape: ClassVar[str] = ""
+    fields: ClassVar[Mapping[str, str]] = {}
+    """Service parameter name -> this shape's field name, for error messages."""
+
+    def to_params(self, settings: Settings) -> SpeechParams:
+        """The transport-neutral request."""
+        raise NotImplementedError
+
+    def output_mode(self) -> OutputMode:
+        """Whether the audio goes back inline (base64) or as an uploaded, signed URL."""
+        return "base64"
+
+    def label(self) -> str:
+        """A name for uploaded files."""
+        return "speech"
+
+    def render(self, result: JobResult) -> dict[str, Any]:
+        """The job output; ``result.audio`` is None when the audio was streamed already."""
+        raise NotImplementedError
+
+
+def _b64(data: bytes | None) -> dict[str, str]:
+    return {} if data is None else {"audio": base64.b64encode(data).decode("ascii")}
+
+
+def decode_base64(value: str, param: str) -> bytes:
+    """Base64 (optionally a ``data:`` URI) -> bytes; a 422 naming ``param`` when invalid."""
+    payload = value.split(",", 1)[1] if value.startswith("data:") else value
+    try:
+        return base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidRequest(f"{param} is not valid base64", param=param) from None
+
+
+def _engine_params(**values: ParamValue | None) -> dict[str, ParamValue]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+class ChatterboxInput(JobInput):
+    """The Chatterbox RunPod worker's input; answered with base64 WAV and its metadata."""
+
+    shape: ClassVar[str] = "chatterbox"
+    fields: ClassVar[Mapping[str, str]] = {
+        "input": "text", "language": "language_id", "model": "model_type"
+    }  # fmt: skip
+    text: str
+    model_type: str = "english"
+    language_id: str | None = None
+    audio_prompt: str | None = Field(None, description="Reference voice, base64 audio.")
+    exaggeration: float | None = None
+    cfg_weight: float | None = None
+
+    def to_params(self, settings: Settings) -> SpeechParams:
+        models = settings.worker.chatterbox_models
+        if self.model_type not in models:
+            raise InvalidRequest(
+                f"model_type must be one of {', '.join(models)}", param="model_type"
+            )
+        reference = None
+        if self.audio_prompt is not None:
+            data = decode_base64(self.audio_prompt, "audio_prompt")
+            reference = ReferenceAudio(data, param="audio_prompt")
+        params = _engine_params(exaggeration=self.exaggeration, cfg_weight=self.cfg_weight)
+        return SpeechParams(
+            model=models[self.model_type], input=self.text, response_format="wav",
+            language=self.language_id, reference_audio=reference, params=params,
+        )  # fmt: skip
+
+    def render(self, result: JobResult) -> dict[str, Any]:
+        return {
+            **_b64(result.audio),
+            "sample_rate": result.sample_rate,
+            "duration": round(result.duration, 3),
+            "text": self.text,
+            "language": self.language_id or result.language,
+            "model_type": self.model_type,
+        }
+
+
+class XttsInput(JobInput):
+    """The XTTS RunPod worker's input; answered with a signed URL of the uploaded WAV."""
+
+    shape: ClassVar[str] = "xtts"
+    fields: ClassVar[Mapping[str, str]] = {"input": "gen_text"}
+    gen_text: str
+    ref_audio_url: str | None = Field(None, description="Reference voice: gs://, s3://, https://")
+    voice_id: str | None = Field(None, max_length=200)
+    language: str | None = None
+    temperature: float | None = None
+    speed: float | None = Field(None, ge=0.25, le=4.0)
+    top_k: int | None = None
+    top_p: float | None = None
+
+    def to_params(self, settings: Settings) -> SpeechParams:
+        reference = None
+        if self.ref_audio_url is not None:
+            reference = ReferenceAudio(self.ref_audio_url, param="ref_audio_url")
+        params = _engine_params(temperature=self.temperature, top_k=self.top_k, top_p=self.top_p)
+        return SpeechParams(
+            model=settings.worker.xtts_model, input=self.gen_text, response_format="wav",
+            speed=self.speed, language=self.language, reference_audio=reference, params=params,
+        )  # fmt: skip
+
+    def output_mode(self) -> OutputMode:
+        return "url"
+
+    def label(self) -> str:
+        return re.sub(r"[^\w.-]", "_", self.voice_id or "speech")[:100]
+
+    def render(self, result: JobResult) -> dict[str, Any]:
+        parameters = _engine_params(
+            temperature=self.temperature, speed=self.speed or 1.0, top_k=self.top_k,
+            top_p=self.top_p,
+        )  # fmt: skip
+        return {
+            "audio_url": result.stored.signed_url if result.stored else None,
+            "duration": round(result.duration, 3),
+            "voice_id": self.voice_id,
+            "language": self.language or result.language,
+            "generation_time": round(result.generation_time, 3),
+            "parameters": parameters,
+        }
+
+
+class NativeInput(JobInput):
+    """polyvox's own shape, mirroring ``POST /v1/audio/speech``; extra fields are engine params."""
+
+    model_config = ConfigDict(extra="allow")
+    shape: ClassVar[str] = "native"
+    model: str | None = Field(None, min_length=1)
+    input: str
+    voice: str | None = None
+    instructions: str | None = None
+    response_format: Literal["mp3", "opus", "aac", "flac", "wav", "pcm"] = "mp3"
+    speed: float | None = Field(None, ge=0.25, le=4.0)
+    sample_rate: int | None = Field(None, ge=8000, le=192000)
+    language: str | None = None
+    reference_audio: str | None = Field(None, description="gs://, s3://, https:// or base64.")
+    voice_attributes: dict[str, str | int | float] = {}
+    output: OutputMode = "base64"
+
+    def to_params(self, settings: Settings) -> SpeechParams:
+        params: dict[str, ParamValue] = {}
+        for key, value in (self.model_extra or {}).items():
+            if not isinstance(value, bool | int | float | str):
+                raise InvalidRequest(
+                    f"parameter {key!r} must be a number, string or boolean", param=key
+                )
+            params[key] = value
+        return SpeechParams(
+            model=self.model or settings.default_tts_model, input=self.input, voice=self.voice,
+            response_format=self.response_format, speed=self.speed,
+            instructions=self.instructions, sample_rate=self.sample_rate, params=params,
+            language=self.language, reference_audio=self._reference(),
+            voice_attributes=dict(self.voice_attributes),
+        )  # fmt: skip
+
+    def _reference(self) -> ReferenceAudio | None:
+        ref = self.reference_audio
+        if ref is None:
+            return None
+        if "://" in ref:
+            return ReferenceAudio(ref, param="reference_audio")
+        return ReferenceAudio(decode_base64(ref, "reference_audio"), param="reference_audio")
+
+    def output_mode(self) -> OutputMode:
+        return self.output
+
+    def render(self, result: JobResult) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            **_b64(result.audio),
+            "format": result.response_format,
+            "sample_rate": result.sample_rate,
+            "duration": round(result.duration, 3),
+            "model": result.model,
+            "voice": result.voice,
+            "generation_time": round(result.generation_time, 3),
+        }
+        if result.stored is not None:
+            out["audio_url"] = result.stored.signed_url
+        return out
+
+
+def parse_input(raw: object) -> JobInput:
+    """Pick the shape by its text field (``input``, ``text`` or ``gen_text``) and validate it."""
+    if not isinstance(raw, dict):
+        raise InvalidRequest("the job input must be a JSON object", param="input")
+    shape: type[JobInput]
+    if "gen_text" in raw:
+        shape = XttsInput
+    elif "input" in raw:
+        shape = NativeInput
+    elif "text" in raw:
+        shape = ChatterboxInput
+    else:
+        raise InvalidRequest(
+            "the job input needs 'input' (native), 'text' (Chatterbox shape) "
+            "or 'gen_text' (XTTS shape)",
+            param="input",
+        )
+    try:
+        return shape.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first.get("loc", ()))
+        param = str(first["loc"][0]) if first.get("loc") else None
+        raise InvalidRequest(
+            f"{shape.shape} job input: {loc}: {first.get('msg', 'invalid value')}", param=param
+        ) from None

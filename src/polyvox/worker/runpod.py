@@ -1,0 +1,173 @@
+"""RunPod serverless worker: validate the job, call SpeechService, render output or error.
+
+Run it with ``python -m polyvox.worker.runpod`` (RunPod's own flags such as
+``--rp_serve_api`` are passed through to the SDK).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Mapping
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any
+
+from polyvox.errors import EngineFailure, PolyvoxError, StorageUnavailable
+from polyvox.jobs import SpeechJob, run_blocking
+from polyvox.service import SpeechService
+from polyvox.settings import Settings
+from polyvox.storage import StoredObject
+from polyvox.worker.inputs import JobInput, JobResult, parse_input
+
+log = logging.getLogger(__name__)
+
+
+def error_output(error: PolyvoxError, fields: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """RunPod's failure output: ``{"error": message}``, naming the job's own field."""
+    message = error.message
+    alias = (fields or {}).get(error.param or "")
+    if alias:
+        message = f"{message} (job input field {alias!r})"
+    return {"error": message}
+
+
+class RunPodWorker:
+    """The handlers RunPod calls; one SpeechService shared by every job of the process."""
+
+    def __init__(self, settings: Settings, service: SpeechService | None = None) -> None:
+        self.settings = settings
+        self.service = service or SpeechService(settings)
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def models_to_warm(self) -> list[str]:
+        """Preloaded models plus those the seed shapes map to, in order, once each."""
+        wanted = [
+            *self.settings.preload,
+            *self.settings.worker.chatterbox_models.values(),
+            self.settings.worker.xtts_model,
+        ]
+        return [m for m in dict.fromkeys(wanted) if m in self.settings.engines]
+
+    async def warm(self) -> None:
+        """Load the models before the first job (called at start, never at import)."""
+        for model in self.models_to_warm():
+            await self.service.pool.load(model)
+            log.info("worker: %s is warm", model)
+
+    def concurrency(self, current: int) -> int:
+        """RunPod concurrency modifier: how many jobs this worker takes at once."""
+        return self.settings.worker.concurrency
+
+    # -- handlers ------------------------------------------------------------------------
+    async def handle(self, job: Mapping[str, Any]) -> dict[str, Any]:
+        """Standard (async) handler: the whole result in one output, shaped like the input."""
+        spec: JobInput | None = None
+        try:
+            spec = parse_input(job.get("input"))
+            started = time.perf_counter()
+            speech = await self._prepare(spec)
+            audio = await speech.collect()
+            return spec.render(await self._finish(spec, speech, audio, started, inline=True))
+        except PolyvoxError as exc:
+            return error_output(exc, spec.fields if spec else None)
+        except Exception:
+            log.exception("worker: job %s failed", job.get("id"))
+            return error_output(EngineFailure("internal error while synthesising"))
+
+    async def stream(self, job: Mapping[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        """Generator handler: audio chunks as partials, then the shape's summary without audio."""
+        spec: JobInput | None = None
+        try:
+            spec = parse_input(job.get("input"))
+            started = time.perf_counter()
+            speech = await self._prepare(spec)
+            parts: list[bytes] = []
+            async for data in speech.stream():
+                parts.append(data)
+                yield {
+                    "index": len(parts) - 1,
+                    "format": speech.response_format,
+                    "audio": base64.b64encode(data).decode("ascii"),
+                }
+            result = await self._finish(spec, speech, b"".join(parts), started, inline=False)
+            yield {**spec.render(result), "done": True}
+        except PolyvoxError as exc:
+            yield error_output(exc, spec.fields if spec else None)
+        except Exception:
+            log.exception("worker: job %s failed", job.get("id"))
+            yield error_output(EngineFailure("internal error while synthesising"))
+
+    # -- steps ---------------------------------------------------------------------------
+    async def _prepare(self, spec: JobInput) -> SpeechJob:
+        """Every check before synthesis, including the upload location when one is needed."""
+        params = spec.to_params(self.settings)
+        if spec.output_mode() == "url" and not self.settings.storage.output_url:
+            raise StorageUnavailable(
+                f"{spec.shape} jobs upload their audio: set POLYVOX_STORAGE__OUTPUT_URL "
+                "to gs://bucket/prefix, s3://bucket/prefix or a directory"
+            )
+        return await self.service.prepare(params)
+
+    async def _finish(
+        self, spec: JobInput, speech: SpeechJob, audio: bytes, started: float, *, inline: bool
+    ) -> JobResult:
+        stored = None
+        if spec.output_mode() == "url":
+            stored = await self._upload(spec, speech, audio)
+        voice = self.service.resolve_voice(speech.model, speech.request.voice)
+        return JobResult(
+            audio=audio if inline and stored is None else None, stored=stored,
+            response_format=speech.response_format, sample_rate=speech.out_rate,
+            duration=speech.audio_seconds, generation_time=time.perf_counter() - started,
+            model=speech.model, voice=voice.id, language=voice.language,
+        )  # fmt: skip
+
+    async def _upload(self, spec: JobInput, speech: SpeechJob, audio: bytes) -> StoredObject:
+        if speech.response_format == "wav" and len(audio) >= 44:
+            from polyvox.codecs import wav_header
+
+            audio = wav_header(speech.out_rate, len(audio) - 44) + audio[44:]
+        stamp = datetime.now(UTC).strftime("%Y%m%d_%H%M%S")
+        ext = "ogg" if speech.response_format == "opus" else speech.response_format
+        name = f"{self.settings.worker.upload_prefix}/{spec.label()}_{stamp}_{uuid.uuid4().hex[:8]}"
+        upload = partial(self.service.objects.upload, audio, f"{name}.{ext}", speech.media_type)
+        return await run_blocking(upload)
+
+
+def start_config(worker: RunPodWorker) -> dict[str, Any]:
+    """The ``runpod.serverless.start`` config for the chosen handler."""
+    handler: Callable[..., Any] = (
+        worker.stream if worker.settings.worker.streaming else worker.handle
+    )
+    return {
+        "handler": handler,
+        "concurrency_modifier": worker.concurrency,
+        "return_aggregate_stream": True,
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: settings from the environment, models warm, then hand over to RunPod.
+
+    ``--warm-only`` loads (and so downloads) the models and exits: image builds use it to
+    bake weights in. Every other argument is RunPod's (``--rp_serve_api``, ...).
+    """
+    args = sys.argv[1:] if argv is None else argv
+    settings = Settings()
+    logging.basicConfig(level=settings.log_level.upper())
+    worker = RunPodWorker(settings)
+    asyncio.run(worker.warm())
+    if "--warm-only" in args:
+        return
+    import runpod
+
+    runpod.serverless.start(start_config(worker))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""RunPod worker tests."""
