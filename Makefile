@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 EXTRAS ?= test
 
-.PHONY: install serve test lint typecheck pytest bench clean
+.PHONY: install serve test lint typecheck pytest bench bench-whisper bench-mixed clean
 
 $(VENV)/.installed-$(EXTRAS): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,3 +38,6 @@ clean:
 
 bench-whisper: install
 	$(PY) bench/whisper_bench.py --write docs/benchmarks.md
+
+bench-mixed: install
+	$(PY) bench/mixed_bench.py --write docs/benchmarks.md
