@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
-import time
 import wave
 from pathlib import Path
 
 import httpx
 
 from polyvox import codecs
-from tests.conftest import free_port
+from tests.processes import rss_mb, spawn_server
 
 POLYVOX = [sys.executable, "-m", "polyvox"]
 
@@ -64,29 +62,9 @@ def test_models_and_voices() -> None:
     assert run("voices", "--model", "nope").returncode == 2
 
 
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise AssertionError("no VmRSS")
-
-
 def test_serve_answers_and_stays_small_then_stops_on_sigterm() -> None:
-    port = free_port()
-    env = {**os.environ, "POLYVOX_LOG_LEVEL": "info"}
-    proc = subprocess.Popen(
-        [*POLYVOX, "serve", "--port", str(port)], env=env, stderr=subprocess.PIPE
-    )
-    url = f"http://127.0.0.1:{port}"
+    proc, url = spawn_server({"POLYVOX_LOG_LEVEL": "info"}, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/health/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
         body = {"model": "tts-1", "input": "Memory check. " * 20, "response_format": "mp3"}
         assert httpx.post(f"{url}/v1/audio/speech", json=body, timeout=60).status_code == 200
         assert rss_mb(proc.pid) < 400, "resident memory with Piper loaded"

@@ -3,50 +3,22 @@
 from __future__ import annotations
 
 import multiprocessing
-import os
-import subprocess
-import sys
-import time
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.conftest import free_port
 from tests.integration.load_client import run_client
+from tests.processes import rss_mb, spawn_server
 
 SLOTS, QUEUE = 2, 4  # at most 6 requests admitted at once
 
 
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise AssertionError("no VmRSS")
-
-
 @pytest.fixture(scope="module")
 def server() -> Iterator[tuple[int, str]]:
-    port = free_port()
-    env = {
-        **os.environ, "POLYVOX_TTS_SLOTS": str(SLOTS), "POLYVOX_TTS_QUEUE": str(QUEUE),
-        "POLYVOX_LOG_LEVEL": "warning",
-    }  # fmt: skip
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "polyvox", "serve", "--port", str(port)], env=env
-    )
-    url = f"http://127.0.0.1:{port}"
+    env = {"POLYVOX_TTS_SLOTS": str(SLOTS), "POLYVOX_TTS_QUEUE": str(QUEUE)}
+    proc, url = spawn_server(env)
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/health/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
         yield proc.pid, url
     finally:
         proc.terminate()

@@ -2,43 +2,22 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from tests.conftest import free_port
+from tests.processes import spawn_server
 
 TEXT = " ".join(f"Sentence {i} keeps the stream going for a while." for i in range(24))
 
 
-def serve(grace: int) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = {**os.environ, "POLYVOX_SHUTDOWN_GRACE": str(grace), "POLYVOX_LOG_LEVEL": "warning"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "polyvox", "serve", "--port", str(port)], env=env
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/health/ready", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("server did not start")
-
-
 @pytest.fixture
 def server(request: pytest.FixtureRequest) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    proc, url = serve(request.param)
+    proc, url = spawn_server({"POLYVOX_SHUTDOWN_GRACE": str(request.param)})
     try:
         yield proc, url
     finally:

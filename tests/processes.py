@@ -1,0 +1,56 @@
+"""Helpers for tests that run polyvox as a separate process, as users and CI do."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.conftest import free_port
+
+
+def wait_until_ready(
+    url: str, proc: subprocess.Popen[Any] | None = None, timeout: float = 90
+) -> None:
+    """Poll ``url`` until it answers 200; fail early if ``proc`` exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"the server exited with {proc.returncode}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not become ready in {timeout}s")
+
+
+def spawn_server(
+    env: dict[str, str] | None = None, **popen: Any
+) -> tuple[subprocess.Popen[bytes], str]:
+    """``python -m polyvox serve`` on a free port of 127.0.0.1, waited for until ready."""
+    port = free_port()
+    environment = {**os.environ, "POLYVOX_LOG_LEVEL": "warning", **(env or {})}
+    command = [sys.executable, "-m", "polyvox", "serve", "--port", str(port)]
+    proc = subprocess.Popen(command, env=environment, **popen)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_ready(f"{url}/health/ready", proc)
+    except RuntimeError:
+        proc.kill()
+        raise
+    return proc, url
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process, in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
