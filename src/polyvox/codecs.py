@@ -32,6 +32,7 @@ class FormatSpec:
     rates: tuple[int, ...] | None = None
     options: tuple[tuple[str, str], ...] = ()
     bit_rate: int | None = None
+    codec_options: tuple[tuple[str, str], ...] = ()
 
 
 _ANY_RATE = None
@@ -39,6 +40,8 @@ _SPECS: dict[str, FormatSpec] = {
     "mp3": FormatSpec(
         "audio/mpeg", "mp3", "libmp3lame",
         (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000), bit_rate=64000,
+        # LAME's fast mode (-q 7): about half the CPU of its default (measured)
+        codec_options=(("compression_level", "7"),),
     ),
     "opus": FormatSpec(
         "audio/ogg", "ogg", "libopus", (8000, 12000, 16000, 24000, 48000),
@@ -172,7 +175,9 @@ class _AvEncoder:
         container: Any = av.open(
             cast(Any, self._sink), "w", format=spec.container, options=dict(spec.options)
         )
-        stream: Any = container.add_stream(spec.codec, rate=out_rate)
+        stream: Any = container.add_stream(
+            spec.codec, rate=out_rate, options=dict(spec.codec_options)
+        )
         stream.layout = "mono"
         if spec.bit_rate:
             stream.bit_rate = spec.bit_rate

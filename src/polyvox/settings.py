@@ -165,8 +165,11 @@ class Settings(BaseSettings):
     """Models loaded at start-up; readiness waits for them."""
     model_ttl: Annotated[float, Field(ge=-1)] = 300.0
     """Seconds an unused model stays loaded; -1 keeps models forever, 0 unloads when idle."""
-    tts_slots: Annotated[int, Field(ge=1, le=64)] = 1
-    """Syntheses that run at once per model; the rest wait their turn chunk by chunk."""
+    tts_slots: Annotated[int, Field(ge=1, le=64)] = 2
+    """Syntheses that run at once per model; the rest wait their turn chunk by chunk.
+
+    Two by default: on two cores one Piper synthesis leaves part of the CPU idle
+    (phonemising, Python, onnxruntime's imperfect scaling), and a second fills it."""
     tts_queue: Annotated[int, Field(ge=0, le=10_000)] = 16
     """Requests per model that may wait beyond the slots; past that a request gets 429."""
     queue_timeout: Annotated[float, Field(gt=0, le=3600)] = 30.0
