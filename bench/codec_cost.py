@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from machine import wait_for_quiet
 from polyvox import codecs
 from runners import PolyvoxClient
 from server_process import ServerProcess
@@ -51,7 +52,10 @@ class _Response:
         return len(self.samples) / self.rate
 
 
-def _request(server: ServerProcess, client: PolyvoxClient, text: str, fmt: str) -> _Response:
+def _request(
+    server: ServerProcess, client: PolyvoxClient, text: str, fmt: str, quiet_wait: float
+) -> _Response:
+    wait_for_quiet(quiet_wait)
     before = server.cpu_seconds()
     data = client.fetch(text, fmt)
     time.sleep(_SETTLE_S)
@@ -75,7 +79,13 @@ def _encoder_cpu(fmt: str, samples: np.ndarray, rate: int, repeats: int = 3) -> 
 
 
 def measure_codec_cost(
-    server: ServerProcess, client: PolyvoxClient, label: str, text: str, repeats: int
+    server: ServerProcess,
+    client: PolyvoxClient,
+    label: str,
+    text: str,
+    *,
+    repeats: int,
+    quiet_wait: float,
 ) -> CodecCost:
     """Send ``text`` ``repeats`` times per format, alternating which format goes first."""
     cpu = dict.fromkeys(FORMATS, 0.0)
@@ -83,7 +93,7 @@ def measure_codec_cost(
     wav: _Response | None = None
     for i in range(repeats):
         for fmt in FORMATS if i % 2 == 0 else FORMATS[::-1]:
-            response = _request(server, client, text, fmt)
+            response = _request(server, client, text, fmt, quiet_wait)
             cpu[fmt] += response.cpu_s
             audio[fmt] += response.audio_s
             wav = response if fmt == "wav" else wav

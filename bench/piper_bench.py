@@ -12,24 +12,26 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import platform
 import shlex
-import subprocess
+import statistics
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 
 from codec_cost import measure_codec_cost
+from machine import ROOT, OtherLoad, describe, wait_for_quiet
 from report import text_report, write_markdown
 from results import BenchRun, Cell, Memory
 from runners import PolyvoxClient, RawPiper, Round, Synthesize, medians, run_round
 from server_process import ServerProcess, polyvox_server
 from texts import SENTENCE, TEXTS
 
-ROOT = Path(__file__).resolve().parent.parent
+NOISY_CORES = 0.25
+"""A round during which other processes used more cores than this is run again."""
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -38,7 +40,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=3, help="samples per cell (default 3)")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--texts", nargs="+", choices=list(TEXTS), default=list(TEXTS))
-    parser.add_argument("--codec-repeats", type=int, default=2, help="requests per format")
+    parser.add_argument("--codec-repeats", type=int, default=4, help="requests per format")
+    parser.add_argument(
+        "--quiet-wait", type=float, default=20.0,
+        help="seconds to wait before each round for other processes to go idle (default 20)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--retries", type=int, default=1,
+        help=f"times a round is redone when others used > {NOISY_CORES} cores (default 1)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--server-env", action="append", default=[], metavar="POLYVOX_X=VALUE",
+        help="a setting for the server, e.g. POLYVOX_TTS_SLOTS=2 (repeatable)",
+    )  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="sentence only, 1 repeat")
     parser.add_argument("--write", type=Path, help="write the results as markdown here")
     parser.add_argument(
@@ -56,59 +70,58 @@ def rounds_for(concurrency: int, repeats: int) -> int:
     return math.ceil(repeats / concurrency)
 
 
-def measure(
-    systems: dict[str, Synthesize], labels: list[str], concurrencies: list[int], repeats: int
-) -> list[Cell]:
+@dataclass
+class Grid:
+    """Rounds collected per (text, concurrency, system), and the other load around them."""
+
+    systems: dict[str, Synthesize]
+    server_cpu: Callable[[], float]
+    quiet_wait: float
+    retries: int
+    rounds: dict[tuple[str, int, str], list[Round]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+    others: dict[tuple[str, int], list[float]] = field(default_factory=lambda: defaultdict(list))
+
+    def run(self, name: str, label: str, concurrency: int) -> Round:
+        """One round, started once the machine is quiet; redone (up to ``retries`` times)
+        when other processes took more than ``NOISY_CORES`` cores while it ran."""
+        for _ in range(self.retries + 1):
+            wait_for_quiet(self.quiet_wait)
+            load = OtherLoad.start(self.server_cpu())
+            done = run_round(self.systems[name], TEXTS[label], concurrency)
+            others = load.cores(self.server_cpu())
+            if others <= NOISY_CORES:
+                break
+        self.others[label, concurrency].append(others)
+        self.rounds[label, concurrency, name].append(done)
+        return done
+
+    def cell(self, label: str, concurrency: int) -> Cell:
+        """Medians for both systems, and the mean load of other processes during the rounds."""
+        raw, poly = (medians(self.rounds[label, concurrency, n]) for n in ("raw", "polyvox"))
+        return Cell(label, concurrency, raw, poly, statistics.mean(self.others[label, concurrency]))
+
+
+def measure(grid: Grid, labels: list[str], concurrencies: list[int], repeats: int) -> list[Cell]:
     """Every (text, concurrency) cell, interleaving the systems round by round."""
-    rounds: dict[tuple[str, int, str], list[Round]] = defaultdict(list)
     for index in range(repeats):
-        order = list(systems) if index % 2 == 0 else list(reversed(systems))
+        order = list(grid.systems) if index % 2 == 0 else list(reversed(grid.systems))
         for label in labels:
             for concurrency in concurrencies:
                 if index >= rounds_for(concurrency, repeats):
                     continue
                 for name in order:
-                    done = run_round(systems[name], TEXTS[label], concurrency)
-                    rounds[label, concurrency, name].append(done)
+                    done = grid.run(name, label, concurrency)
                     print(f"  round {index + 1} {label:>9} c={concurrency} {name:>7} "
                           f"{done.wall_s:7.2f} s", file=sys.stderr, flush=True)  # fmt: skip
-    return [
-        Cell(label, c, medians(rounds[label, c, "raw"]), medians(rounds[label, c, "polyvox"]))
-        for label in labels
-        for c in concurrencies
-    ]
+    return [grid.cell(label, c) for label in labels for c in concurrencies]
 
 
-def _version(package: str) -> str:
-    try:
-        return metadata.version(package)
-    except metadata.PackageNotFoundError:
-        return "not installed"
-
-
-def _commit() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-            capture_output=True, text=True, check=True,
-        )  # fmt: skip
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return out.stdout.strip()
-
-
-def machine() -> dict[str, str]:
-    """Where the run happened: cores, CPU model, memory, software versions."""
-    info = Path("/proc/cpuinfo").read_text().splitlines()
-    model = next((line.split(":", 1)[1].strip() for line in info if "model name" in line), "?")
-    meminfo = Path("/proc/meminfo").read_text().split()
-    memory_gb = int(meminfo[meminfo.index("MemTotal:") + 1]) * 1024 / 1e9
-    versions = ", ".join(f"{p} {_version(p)}" for p in ("piper-tts", "onnxruntime", "av"))
-    return {
-        "Machine": f"nproc {os.cpu_count()}, {model}, {memory_gb:.1f} GB RAM",
-        "Software": f"Python {platform.python_version()}, {versions}",
-        "polyvox": f"{_version('polyvox')} at commit {_commit()}, default settings",
-    }
+def _settings(server_env: list[str]) -> list[str]:
+    """The POLYVOX_* settings the server runs with: inherited ones, then --server-env."""
+    inherited = [f"{k}={v}" for k, v in sorted(os.environ.items()) if k.startswith("POLYVOX_")]
+    return inherited + server_env
 
 
 def _load() -> str:
@@ -128,16 +141,24 @@ def run_bench(args: argparse.Namespace, server: ServerProcess, raw: RawPiper) ->
         raw(SENTENCE)
         client(SENTENCE)
         ready_mb = server.memory_mb()
-        systems: dict[str, Synthesize] = {"raw": raw, "polyvox": client}
-        cells = measure(systems, args.texts, args.concurrency, args.repeats)
-        codec_text = args.texts[-1]
-        codec = measure_codec_cost(
-            server, client, codec_text, TEXTS[codec_text], args.codec_repeats
+        others = OtherLoad.start(server.cpu_seconds())
+        grid = Grid(
+            {"raw": raw, "polyvox": client}, server.cpu_seconds, args.quiet_wait, args.retries
         )
+        cells = measure(grid, args.texts, args.concurrency, args.repeats)
+        codec_text = "paragraph" if "paragraph" in args.texts else args.texts[-1]
+        codec = measure_codec_cost(
+            server, client, codec_text, TEXTS[codec_text],
+            repeats=args.codec_repeats, quiet_wait=args.quiet_wait,
+        )  # fmt: skip
     finally:
         client.close()
     memory = Memory(ready_mb, server.memory_mb(), server.memory_mb("VmHWM"))
-    return BenchRun(cells, codec, memory, machine(), "", datetime.now(UTC))
+    run = BenchRun(
+        cells, codec, memory, describe(_settings(args.server_env)), "", datetime.now(UTC)
+    )
+    run.other_cores = others.cores(server.cpu_seconds())
+    return run
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -145,7 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started, clock, load_before = datetime.now(UTC), time.monotonic(), _load()
     raw = RawPiper()
-    with polyvox_server(args.polyvox) as server:
+    env = dict(item.split("=", 1) for item in args.server_env)
+    with polyvox_server(args.polyvox, env) as server:
         run = run_bench(args, server, raw)
     run.command, run.started = _command(argv), started
     run.elapsed_s = time.monotonic() - clock

