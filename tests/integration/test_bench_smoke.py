@@ -20,7 +20,10 @@ COLUMNS = (
 @pytest.mark.integration
 def test_quick_bench_prints_and_writes_every_column(tmp_path: Path) -> None:
     out = tmp_path / "benchmarks.md"
-    command = [sys.executable, "bench/piper_bench.py", "--quick", "--concurrency", "1"]
+    command = [
+        sys.executable, "bench/piper_bench.py", "--quick",
+        "--concurrency", "1", "--quiet-wait", "0", "--retries", "0",
+    ]  # fmt: skip
     done = subprocess.run(
         [*command, "--write", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=240
     )
