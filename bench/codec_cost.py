@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from machine import wait_for_quiet
+from machine import QuietGate
 from polyvox import codecs
 from runners import PolyvoxClient
 from server_process import ServerProcess
@@ -53,9 +53,9 @@ class _Response:
 
 
 def _request(
-    server: ServerProcess, client: PolyvoxClient, text: str, fmt: str, quiet_wait: float
+    server: ServerProcess, client: PolyvoxClient, text: str, fmt: str, gate: QuietGate
 ) -> _Response:
-    wait_for_quiet(quiet_wait)
+    gate.wait()
     before = server.cpu_seconds()
     data = client.fetch(text, fmt)
     time.sleep(_SETTLE_S)
@@ -85,7 +85,7 @@ def measure_codec_cost(
     text: str,
     *,
     repeats: int,
-    quiet_wait: float,
+    gate: QuietGate,
 ) -> CodecCost:
     """Send ``text`` ``repeats`` times per format, alternating which format goes first."""
     cpu = dict.fromkeys(FORMATS, 0.0)
@@ -93,7 +93,7 @@ def measure_codec_cost(
     wav: _Response | None = None
     for i in range(repeats):
         for fmt in FORMATS if i % 2 == 0 else FORMATS[::-1]:
-            response = _request(server, client, text, fmt, quiet_wait)
+            response = _request(server, client, text, fmt, gate)
             cpu[fmt] += response.cpu_s
             audio[fmt] += response.audio_s
             wav = response if fmt == "wav" else wav

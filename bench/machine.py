@@ -93,3 +93,29 @@ def wait_for_quiet(max_wait: float, threshold: float = 0.2, window: float = 1.0)
         if (busy_seconds() - own_seconds() - before) / window < threshold:
             break
     return time.monotonic() - start
+
+
+@dataclass
+class QuietGate:
+    """Waits for a quiet machine before each measurement, within a budget for the whole run.
+
+    On a machine that other work keeps busy, waiting and redoing noisy rounds could go on
+    for ever; once ``budget`` seconds are spent, measurements start without waiting.
+    """
+
+    max_wait: float
+    """Most seconds to wait before one measurement."""
+    budget: float
+    """Seconds the whole run may spend waiting and redoing noisy rounds."""
+
+    def wait(self) -> None:
+        """Wait for other processes to go idle, as long as the budget allows."""
+        if self.budget > 0:
+            self.budget -= wait_for_quiet(min(self.max_wait, self.budget))
+
+    def redo(self, seconds: float) -> bool:
+        """Whether a noisy measurement that took ``seconds`` may be redone (and pay for it)."""
+        if seconds > self.budget:
+            return False
+        self.budget -= seconds
+        return True

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from codec_cost import measure_codec_cost
-from machine import ROOT, OtherLoad, describe, wait_for_quiet
+from machine import ROOT, OtherLoad, QuietGate, describe
 from report import text_report, write_markdown
 from results import BenchRun, Cell, Memory
 from runners import PolyvoxClient, RawPiper, Round, Synthesize, medians, run_round
@@ -44,6 +44,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--quiet-wait", type=float, default=20.0,
         help="seconds to wait before each round for other processes to go idle (default 20)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--quiet-budget", type=float, default=300.0,
+        help="seconds the run may spend in all on waiting and redoing rounds (default 300)",
     )  # fmt: skip
     parser.add_argument(
         "--retries", type=int, default=1,
@@ -76,7 +80,7 @@ class Grid:
 
     systems: dict[str, Synthesize]
     server_cpu: Callable[[], float]
-    quiet_wait: float
+    gate: QuietGate
     retries: int
     rounds: dict[tuple[str, int, str], list[Round]] = field(
         default_factory=lambda: defaultdict(list)
@@ -86,12 +90,12 @@ class Grid:
     def run(self, name: str, label: str, concurrency: int) -> Round:
         """One round, started once the machine is quiet; redone (up to ``retries`` times)
         when other processes took more than ``NOISY_CORES`` cores while it ran."""
-        for _ in range(self.retries + 1):
-            wait_for_quiet(self.quiet_wait)
+        for attempt in range(self.retries + 1):
+            self.gate.wait()
             load = OtherLoad.start(self.server_cpu())
             done = run_round(self.systems[name], TEXTS[label], concurrency)
             others = load.cores(self.server_cpu())
-            if others <= NOISY_CORES:
+            if others <= NOISY_CORES or attempt == self.retries or not self.gate.redo(done.wall_s):
                 break
         self.others[label, concurrency].append(others)
         self.rounds[label, concurrency, name].append(done)
@@ -142,14 +146,13 @@ def run_bench(args: argparse.Namespace, server: ServerProcess, raw: RawPiper) ->
         client(SENTENCE)
         ready_mb = server.memory_mb()
         others = OtherLoad.start(server.cpu_seconds())
-        grid = Grid(
-            {"raw": raw, "polyvox": client}, server.cpu_seconds, args.quiet_wait, args.retries
-        )
+        gate = QuietGate(args.quiet_wait, args.quiet_budget)
+        grid = Grid({"raw": raw, "polyvox": client}, server.cpu_seconds, gate, args.retries)
         cells = measure(grid, args.texts, args.concurrency, args.repeats)
         codec_text = "paragraph" if "paragraph" in args.texts else args.texts[-1]
         codec = measure_codec_cost(
             server, client, codec_text, TEXTS[codec_text],
-            repeats=args.codec_repeats, quiet_wait=args.quiet_wait,
+            repeats=args.codec_repeats, gate=gate,
         )  # fmt: skip
     finally:
         client.close()
@@ -158,6 +161,7 @@ def run_bench(args: argparse.Namespace, server: ServerProcess, raw: RawPiper) ->
         cells, codec, memory, describe(_settings(args.server_env)), "", datetime.now(UTC)
     )
     run.other_cores = others.cores(server.cpu_seconds())
+    run.quiet_spent = args.quiet_budget - gate.budget
     return run
 
 

@@ -29,7 +29,8 @@ METHOD = """\
 - Ratios are polyvox / raw: below 1 is faster for latencies, above 1 is better for audio s/s.
 - The machine may be shared: before each round the benchmark waits (up to `--quiet-wait`
   seconds) until other processes use under 0.2 cores, runs a round again (up to `--retries`
-  times) when others used over 0.25 cores during it, and `others cores` is the mean number
+  times) when others used over 0.25 cores during it, both within `--quiet-budget` seconds
+  for the whole run, and `others cores` is the mean number
   of cores other processes used during the cell's kept rounds (/proc/stat minus the
   benchmark and the server). Cells where it is well above 0 are less trustworthy.
 """
@@ -122,7 +123,8 @@ def _machine_lines(run: BenchRun) -> list[str]:
     lines += [f"- Load average (1, 5, 15 min) {key}: {value}" for key, value in run.load.items()]
     lines.append(
         f"- Other processes on the machine used {run.other_cores:.2f} cores on average while"
-        " this run measured (from /proc/stat, minus the benchmark and the server)"
+        " this run measured (from /proc/stat, minus the benchmark and the server); the run"
+        f" spent {run.quiet_spent:.0f} s waiting for a quiet machine and redoing noisy rounds"
     )
     return lines
 

@@ -79,6 +79,8 @@ class BenchRun:
     load: dict[str, str] = field(default_factory=dict)
     other_cores: float = 0.0
     """Average cores other processes on the machine kept busy while this run measured."""
+    quiet_spent: float = 0.0
+    """Seconds spent waiting for a quiet machine and redoing noisy rounds."""
 
     def cell(self, text: str, concurrency: int) -> Cell | None:
         """The cell for a text and concurrency, if it was measured."""
