@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 import time
 from dataclasses import dataclass
 
@@ -29,11 +30,8 @@ class CodecCost:
     """The polyvox encoder alone on the same audio, per format."""
     requests: int
     """Requests per format the server figures are summed over."""
-
-    @property
-    def server_ratio(self) -> float:
-        """Server CPU for mp3 over server CPU for wav, per audio second."""
-        return self.server["mp3"] / self.server["wav"]
+    server_ratio: float
+    """Median over back-to-back (wav, mp3) pairs of mp3's over wav's server CPU per audio s."""
 
     @property
     def encoder_share(self) -> float:
@@ -50,6 +48,10 @@ class _Response:
     @property
     def audio_s(self) -> float:
         return len(self.samples) / self.rate
+
+    @property
+    def cpu_per_audio_s(self) -> float:
+        return self.cpu_s / self.audio_s
 
 
 def _request(
@@ -88,16 +90,17 @@ def measure_codec_cost(
     gate: QuietGate,
 ) -> CodecCost:
     """Send ``text`` ``repeats`` times per format, alternating which format goes first."""
-    cpu = dict.fromkeys(FORMATS, 0.0)
-    audio = dict.fromkeys(FORMATS, 0.0)
-    wav: _Response | None = None
+    pairs: list[dict[str, _Response]] = []
     for i in range(repeats):
+        pair = {}
         for fmt in FORMATS if i % 2 == 0 else FORMATS[::-1]:
-            response = _request(server, client, text, fmt, gate)
-            cpu[fmt] += response.cpu_s
-            audio[fmt] += response.audio_s
-            wav = response if fmt == "wav" else wav
-    assert wav is not None, "repeats must be at least 1"
+            pair[fmt] = _request(server, client, text, fmt, gate)
+        pairs.append(pair)
+    wav = pairs[-1]["wav"]
     encoder = {fmt: _encoder_cpu(fmt, wav.samples, wav.rate) / wav.audio_s for fmt in FORMATS}
-    server_cost = {fmt: cpu[fmt] / audio[fmt] for fmt in FORMATS}
-    return CodecCost(text=label, server=server_cost, encoder=encoder, requests=repeats)
+    server_cost = {
+        fmt: sum(p[fmt].cpu_s for p in pairs) / sum(p[fmt].audio_s for p in pairs)
+        for fmt in FORMATS
+    }
+    ratio = statistics.median(p["mp3"].cpu_per_audio_s / p["wav"].cpu_per_audio_s for p in pairs)
+    return CodecCost(label, server_cost, encoder, repeats, ratio)

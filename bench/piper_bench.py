@@ -25,8 +25,16 @@ from pathlib import Path
 from codec_cost import measure_codec_cost
 from machine import ROOT, OtherLoad, QuietGate, describe
 from report import text_report, write_markdown
-from results import BenchRun, Cell, Memory
-from runners import PolyvoxClient, RawPiper, Round, Synthesize, medians, run_round
+from results import LONG, BenchRun, Cell, Memory
+from runners import (
+    PolyvoxClient,
+    RawPiper,
+    Round,
+    Synthesize,
+    medians,
+    paired_ratios,
+    run_round,
+)  # fmt: skip
 from server_process import ServerProcess, polyvox_server
 from texts import SENTENCE, TEXTS
 
@@ -37,10 +45,18 @@ NOISY_CORES = 0.25
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Command-line options; --quick shrinks the run to a smoke test."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--repeats", type=int, default=3, help="samples per cell (default 3)")
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="syntheses per cell of the 400-word text"
+    )
+    parser.add_argument(
+        "--short-repeats", type=int, default=7,
+        help="syntheses per cell of the sentence and the paragraph (default 7)",
+    )  # fmt: skip
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--texts", nargs="+", choices=list(TEXTS), default=list(TEXTS))
-    parser.add_argument("--codec-repeats", type=int, default=4, help="requests per format")
+    parser.add_argument(
+        "--codec-repeats", type=int, default=6, help="mp3/wav requests per format (default 6)"
+    )
     parser.add_argument(
         "--quiet-wait", type=float, default=20.0,
         help="seconds to wait before each round for other processes to go idle (default 20)",
@@ -65,13 +81,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )  # fmt: skip
     args = parser.parse_args(argv)
     if args.quick:
-        args.repeats, args.codec_repeats, args.texts = 1, 1, ["sentence"]
+        args.repeats, args.short_repeats, args.codec_repeats = 1, 1, 1
+        args.texts = ["sentence"]
     return args
 
 
 def rounds_for(concurrency: int, repeats: int) -> int:
     """Rounds at a concurrency so each cell has at least ``repeats`` syntheses per system."""
     return math.ceil(repeats / concurrency)
+
+
+def repeats_for(label: str, args: argparse.Namespace) -> int:
+    """Syntheses per cell: the long text is costly, the short ones get more samples."""
+    repeats: int = args.repeats if label == LONG else args.short_repeats
+    return repeats
 
 
 @dataclass
@@ -103,17 +126,21 @@ class Grid:
 
     def cell(self, label: str, concurrency: int) -> Cell:
         """Medians for both systems, and the mean load of other processes during the rounds."""
-        raw, poly = (medians(self.rounds[label, concurrency, n]) for n in ("raw", "polyvox"))
-        return Cell(label, concurrency, raw, poly, statistics.mean(self.others[label, concurrency]))
+        raw, poly = (self.rounds[label, concurrency, n] for n in ("raw", "polyvox"))
+        others = statistics.mean(self.others[label, concurrency])
+        return Cell(
+            label, concurrency, medians(raw), medians(poly), paired_ratios(raw, poly), others
+        )
 
 
-def measure(grid: Grid, labels: list[str], concurrencies: list[int], repeats: int) -> list[Cell]:
+def measure(grid: Grid, args: argparse.Namespace) -> list[Cell]:
     """Every (text, concurrency) cell, interleaving the systems round by round."""
-    for index in range(repeats):
+    labels, concurrencies = args.texts, args.concurrency
+    for index in range(max(repeats_for(label, args) for label in labels)):
         order = list(grid.systems) if index % 2 == 0 else list(reversed(grid.systems))
         for label in labels:
             for concurrency in concurrencies:
-                if index >= rounds_for(concurrency, repeats):
+                if index >= rounds_for(concurrency, repeats_for(label, args)):
                     continue
                 for name in order:
                     done = grid.run(name, label, concurrency)
@@ -148,7 +175,7 @@ def run_bench(args: argparse.Namespace, server: ServerProcess, raw: RawPiper) ->
         others = OtherLoad.start(server.cpu_seconds())
         gate = QuietGate(args.quiet_wait, args.quiet_budget)
         grid = Grid({"raw": raw, "polyvox": client}, server.cpu_seconds, gate, args.retries)
-        cells = measure(grid, args.texts, args.concurrency, args.repeats)
+        cells = measure(grid, args)
         codec_text = "paragraph" if "paragraph" in args.texts else args.texts[-1]
         codec = measure_codec_cost(
             server, client, codec_text, TEXTS[codec_text],

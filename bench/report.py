@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from results import BenchRun, Cell, targets
 
-END_MARKER = "<!-- end of generated results; notes below this line are kept on rewrite -->"
+START_MARKER, END_MARKER = "<!-- piper:start -->", "<!-- piper:end -->"
 HEADER = (
     "text", "conc", "n",
     "first raw s", "first polyvox s", "first ratio",
@@ -25,8 +26,11 @@ METHOD = """\
   400-word text of 25 sentences. Rounds of N concurrent syntheses; each (text,
   concurrency) runs raw then polyvox, the order alternating by round, so drift hits both.
   Latencies are medians over all syntheses (`n` per system), audio s/s is the median over
-  rounds of (audio seconds of the round) / (wall seconds of the round).
-- Ratios are polyvox / raw: below 1 is faster for latencies, above 1 is better for audio s/s.
+  rounds of (audio seconds of the round) / (wall seconds of the round). The 400-word text
+  gets `--repeats` syntheses per cell, the sentence and the paragraph `--short-repeats`.
+- Ratios are polyvox / raw, each the median over rounds of the ratio between a raw round
+  and the polyvox round run right next to it (so the two share the machine's state):
+  below 1 is faster for latencies, above 1 is better for audio s/s.
 - The machine may be shared: before each round the benchmark waits (up to `--quiet-wait`
   seconds) until other processes use under 0.2 cores, runs a round again (up to `--retries`
   times) when others used over 0.25 cores during it, both within `--quiet-budget` seconds
@@ -90,7 +94,9 @@ def _codec_lines(run: BenchRun) -> list[str]:
             [[f, f"{codec.server[f]:.4f}", f"{codec.encoder[f]:.5f}"] for f in ("wav", "mp3")],
         ),
         "",
-        f"- mp3 / wav server CPU: **{codec.server_ratio:.3f}x**",
+        f"- mp3 / wav server CPU per audio second, median of back-to-back pairs: "
+        f"**{codec.server_ratio:.3f}x** (of the totals above: "
+        f"{codec.server['mp3'] / codec.server['wav']:.3f}x)",
         f"- the mp3 encoder's extra CPU is {100 * codec.encoder_share:.2f}% of the wav server CPU",
     ]
 
@@ -130,10 +136,10 @@ def _machine_lines(run: BenchRun) -> list[str]:
 
 
 def markdown(run: BenchRun) -> str:
-    """docs/benchmarks.md: machine, command, every number, every ratio, a verdict per target."""
+    """The Piper section of docs/benchmarks.md: machine, command, every number and ratio,
+    and a verdict per target."""
     m = run.memory
     parts = [
-        "# Benchmarks",
         "## Piper: raw in-process vs polyvox over HTTP",
         "\n".join(_machine_lines(run)),
         "### Method\n\n" + METHOD.strip(),
@@ -157,11 +163,13 @@ def markdown(run: BenchRun) -> str:
 
 
 def write_markdown(path: Path, run: BenchRun) -> None:
-    """Write the generated results, keeping any notes below END_MARKER in the old file."""
-    notes = ""
-    if path.exists():
-        old = path.read_text(encoding="utf-8")
-        if END_MARKER in old:
-            notes = old.split(END_MARKER, 1)[1]
+    """Replace the Piper section (between its markers) of ``path``, or append it."""
+    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
+    block = f"{START_MARKER}\n{markdown(run)}{END_MARKER}"
+    pattern = re.compile(rf"{re.escape(START_MARKER)}.*?{re.escape(END_MARKER)}", re.S)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: block, text)
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(markdown(run) + "\n" + END_MARKER + (notes or "\n"), encoding="utf-8")
+    path.write_text(text, encoding="utf-8")

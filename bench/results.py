@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from codec_cost import CodecCost
-from runners import Stats
+from runners import Ratios, Stats
 
 PARAGRAPH, LONG = "paragraph", "400 words"
 
@@ -19,23 +19,24 @@ class Cell:
     concurrency: int
     raw: Stats
     polyvox: Stats
+    ratios: Ratios
     other_cores: float = 0.0
     """Mean cores other processes on the machine used during this cell's rounds."""
 
     @property
     def first_ratio(self) -> float:
         """polyvox time to first audio byte over raw Piper's time to its first sentence."""
-        return self.polyvox.first_audio_s / self.raw.first_audio_s
+        return self.ratios.first_audio
 
     @property
     def total_ratio(self) -> float:
         """polyvox total latency over raw Piper's."""
-        return self.polyvox.total_s / self.raw.total_s
+        return self.ratios.total
 
     @property
     def throughput_ratio(self) -> float:
         """polyvox aggregate audio seconds per wall second over raw Piper's."""
-        return self.polyvox.audio_per_wall / self.raw.audio_per_wall
+        return self.ratios.audio_per_wall
 
 
 @dataclass(frozen=True)

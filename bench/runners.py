@@ -74,6 +74,29 @@ def medians(rounds: Sequence[Round]) -> Stats:
     )
 
 
+@dataclass(frozen=True)
+class Ratios:
+    """polyvox over raw Piper: the median over rounds of each round's ratio.
+
+    Raw and polyvox rounds run back to back, so a pair shares the machine's state at the
+    time; the median of paired ratios is steadier than the ratio of separate medians.
+    """
+
+    first_audio: float
+    total: float
+    audio_per_wall: float
+
+
+def paired_ratios(raw: Sequence[Round], polyvox: Sequence[Round]) -> Ratios:
+    """Ratios of each raw round and the polyvox round run next to it."""
+    pairs = [(medians([a]), medians([b])) for a, b in zip(raw, polyvox, strict=True)]
+    return Ratios(
+        first_audio=statistics.median(b.first_audio_s / a.first_audio_s for a, b in pairs),
+        total=statistics.median(b.total_s / a.total_s for a, b in pairs),
+        audio_per_wall=statistics.median(b.audio_per_wall / a.audio_per_wall for a, b in pairs),
+    )
+
+
 class RawPiper:
     """Piper in this process: one loaded PiperVoice shared by every thread."""
 
