@@ -70,8 +70,8 @@ def start(policy: str) -> tuple[subprocess.Popen[bytes], str]:
     raise RuntimeError("server did not start")
 
 
-def speak(client: httpx.Client, text: str) -> tuple[float, float]:
-    """(time to first byte, audio seconds) of one wav request."""
+def speak(client: httpx.Client, text: str, stop: float = float("inf")) -> tuple[float, float]:
+    """(time to first byte, audio seconds received before ``stop``) of one wav request."""
     body = {"model": "piper", "input": text, "response_format": "wav"}
     started = time.perf_counter()
     first = 0.0
@@ -82,7 +82,9 @@ def speak(client: httpx.Client, text: str) -> tuple[float, float]:
             if not size:
                 first = time.perf_counter() - started
             size += len(part)
-    return first, (size - 44) / 2 / RATE
+            if time.perf_counter() >= stop:
+                break  # the window is over: hang up (the server stops this job)
+    return first, max(0, size - 44) / 2 / RATE
 
 
 def idle(url: str, rounds: int) -> Run:
@@ -104,11 +106,11 @@ def mixed(url: str, seconds: float) -> Run:
         with httpx.Client(base_url=url, timeout=300) as client:
             i = 0
             while time.perf_counter() < stop:
-                ttfa, audio = speak(client, texts[i % len(texts)])
+                ttfa, audio = speak(client, texts[i % len(texts)], stop)
                 i += 1
                 with lock:
                     run.audio_seconds += audio
-                    if record:
+                    if record and ttfa:
                         run.ttfa.append(ttfa)
 
     started = time.perf_counter()
@@ -120,7 +122,7 @@ def mixed(url: str, seconds: float) -> Run:
         t.start()
     for t in threads:
         t.join()
-    run.wall = time.perf_counter() - started
+    run.wall = min(time.perf_counter(), stop) - started  # audio counts only inside the window
     return run
 
 
