@@ -39,7 +39,8 @@ async def _preload(state: AppState) -> None:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; models preload in the background and /health/ready reports when done."""
     settings = settings or Settings()
-    limit_retained_memory()
+    if settings.malloc_mmap_threshold:
+        limit_retained_memory(settings.malloc_mmap_threshold)
 
     metrics = Metrics()
 
