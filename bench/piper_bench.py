@@ -66,8 +66,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="seconds the run may spend in all on waiting and redoing rounds (default 300)",
     )  # fmt: skip
     parser.add_argument(
-        "--retries", type=int, default=1,
-        help=f"times a round is redone when others used > {NOISY_CORES} cores (default 1)",
+        "--retries", type=int, default=2,
+        help=f"times a round is redone when others used > {NOISY_CORES} cores (default 2)",
     )  # fmt: skip
     parser.add_argument(
         "--server-env", action="append", default=[], metavar="POLYVOX_X=VALUE",
