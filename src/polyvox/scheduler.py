@@ -63,6 +63,8 @@ class Ticket:
             self.holding = False
             self._scheduler._release()
         self._scheduler.active -= 1
+        if self._scheduler._on_close:
+            self._scheduler._on_close()
 
 
 class Scheduler:
@@ -76,6 +78,7 @@ class Scheduler:
         queue_timeout: float,
         policy: Policy = "fair",
         on_wait: Callable[[float], None] | None = None,
+        on_close: Callable[[], None] | None = None,
     ) -> None:
         self.slots = slots
         self.max_queue = max_queue
@@ -86,6 +89,7 @@ class Scheduler:
         self._waiters: list[_Waiter] = []
         self._order = itertools.count()
         self._on_wait = on_wait
+        self._on_close = on_close
 
     @property
     def waiting(self) -> int:

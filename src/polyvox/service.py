@@ -8,6 +8,7 @@ from functools import partial
 from pathlib import Path
 
 from polyvox import codecs, text, transcription
+from polyvox.allocator import MemoryTrimmer
 from polyvox.engines.base import Engine, STTEngine, TTSEngine
 from polyvox.engines.pool import ModelPool
 from polyvox.engines.registry import create_engine
@@ -51,6 +52,7 @@ class SpeechService:
             on_unload=lambda model: self.metrics.models_loaded.labels(model).set(0),
         )
         self._schedulers: dict[str, Scheduler] = {}
+        self.trimmer = MemoryTrimmer(settings.trim_memory)
         self._voices: dict[str, dict[str, VoiceInfo]] = {}
         self.objects = ObjectStore(settings.storage)
         self.references = ReferenceStore(settings.reference, self.objects)
@@ -216,6 +218,7 @@ class SpeechService:
                 slots=s.stt_slots if kind == "stt" else s.tts_slots,
                 max_queue=s.tts_queue, queue_timeout=s.queue_timeout,
                 policy=s.scheduling, on_wait=wait_seconds.observe,
+                on_close=self.trimmer.after_job,
             )  # fmt: skip
             self.metrics.queue_depth.labels(model).set_function(lambda: scheduler.waiting)
             self.metrics.inflight.labels(model).set_function(lambda: scheduler.active)

@@ -112,3 +112,14 @@ async def _one_turn(scheduler: Scheduler) -> float:
             return waited
     finally:
         ticket.close()
+
+
+def test_on_close_runs_once_per_finished_job() -> None:
+    closed: list[int] = []
+    scheduler = Scheduler(
+        slots=1, max_queue=1, queue_timeout=5.0, on_close=lambda: closed.append(1)
+    )
+    ticket = scheduler.admit()
+    ticket.close()
+    ticket.close()
+    assert closed == [1]

@@ -11,7 +11,6 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from polyvox import __version__
-from polyvox.allocator import limit_retained_memory
 from polyvox.api import errors
 from polyvox.api.deps import AppState
 from polyvox.api.middleware import RequestMiddleware
@@ -39,8 +38,6 @@ async def _preload(state: AppState) -> None:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; models preload in the background and /health/ready reports when done."""
     settings = settings or Settings()
-    if settings.malloc_mmap_threshold:
-        limit_retained_memory(settings.malloc_mmap_threshold)
 
     metrics = Metrics()
 
