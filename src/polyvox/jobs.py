@@ -12,6 +12,7 @@ from functools import partial
 from typing import TypeVar
 
 from polyvox import codecs
+from polyvox.cpu import threads_for
 from polyvox.engines.base import TTSEngine
 from polyvox.engines.pool import ModelPool
 from polyvox.errors import EngineFailure, PolyvoxError, RequestTimeout
@@ -73,10 +74,13 @@ class SpeechJob:
         """Characters of input text that will be spoken."""
         return sum(len(c.text) for c in self.chunks)
 
-    def _synthesize(self, engine: TTSEngine, chunk: TextChunk) -> list[AudioChunk]:
+    def _synthesize(
+        self, engine: TTSEngine, chunk: TextChunk, threads: int, final: bool
+    ) -> list[AudioChunk]:
         started = time.perf_counter()
+        request = replace(self.request, text=chunk.text, threads=threads, final=final)
         try:
-            audio = list(engine.synthesize(replace(self.request, text=chunk.text)))
+            audio = list(engine.synthesize(request))
         except PolyvoxError:
             raise
         except Exception as exc:
@@ -92,9 +96,12 @@ class SpeechJob:
         self, engine: TTSEngine, ticket: Ticket, queue: asyncio.Queue[object]
     ) -> None:
         try:
-            for chunk in self.chunks:
-                async with ticket.turn():
-                    audio = await run_blocking(partial(self._synthesize, engine, chunk))
+            for i, chunk in enumerate(self.chunks):
+                final = i == len(self.chunks) - 1
+                async with ticket.turn() as turn:
+                    threads = threads_for(turn.slots, self._scheduler.slots)
+                    work = partial(self._synthesize, engine, chunk, threads, final)
+                    audio = await run_blocking(work)
                 self._metrics.chunks.labels(self.model).inc()
                 await queue.put(audio)
             await queue.put(_DONE)

@@ -5,6 +5,10 @@ have not produced audio yet (so a new request's first audio waits about one chun
 round-robin in the order turns were asked for: a long text cannot block a short one.
 With ``policy="fifo"`` a job keeps its slot from first chunk to last (first come, first
 served), which exists to measure the difference.
+
+A job that is alone on the model may take every free slot for a chunk (``widen``): an
+engine whose one call can use several cores then runs at full speed for a single user,
+and at one slot's share of the cores when several jobs take turns.
 """
 
 from __future__ import annotations
@@ -23,6 +27,14 @@ from polyvox.errors import Overloaded, QueueTimeout
 Policy = Literal["fair", "fifo"]
 
 
+@dataclass(frozen=True)
+class Turn:
+    """One granted turn: how long it waited, and how many slots it holds for the chunk."""
+
+    waited: float
+    slots: int = 1
+
+
 @dataclass(order=True)
 class _Waiter:
     priority: tuple[int, int]
@@ -39,17 +51,20 @@ class Ticket:
         self.closed = False
 
     @asynccontextmanager
-    async def turn(self) -> AsyncIterator[float]:
-        """Hold a slot for one chunk; yields the seconds spent waiting for it."""
+    async def turn(self) -> AsyncIterator[Turn]:
+        """Hold a slot (or, alone and allowed to widen, every free slot) for one chunk."""
         scheduler = self._scheduler
         waited = 0.0
         if not self.holding:
             waited = await scheduler._acquire(first=self.turns == 0)
             self.holding = True
+        extra = scheduler._widen()
         try:
-            yield waited
+            yield Turn(waited, 1 + extra)
         finally:
             self.turns += 1
+            for _ in range(extra):
+                scheduler._release()
             if scheduler.policy == "fair" or self.closed:
                 self.holding = False
                 scheduler._release()
@@ -79,6 +94,7 @@ class Scheduler:
         policy: Policy = "fair",
         on_wait: Callable[[float], None] | None = None,
         on_close: Callable[[], None] | None = None,
+        widen: bool = False,
     ) -> None:
         self.slots = slots
         self.max_queue = max_queue
@@ -90,6 +106,7 @@ class Scheduler:
         self._order = itertools.count()
         self._on_wait = on_wait
         self._on_close = on_close
+        self.widen = widen
 
     @property
     def waiting(self) -> int:
@@ -135,6 +152,13 @@ class Scheduler:
         if self._on_wait:
             self._on_wait(waited)
         return waited
+
+    def _widen(self) -> int:
+        """Free slots a lone job may add to its turn (taken here; 0 if it is not alone)."""
+        if not self.widen or self.active != 1 or self.waiting or self._free <= 0:
+            return 0
+        extra, self._free = self._free, 0
+        return extra
 
     def _release(self) -> None:
         while self._waiters:

@@ -218,7 +218,7 @@ class SpeechService:
                 slots=s.stt_slots if kind == "stt" else s.tts_slots,
                 max_queue=s.tts_queue, queue_timeout=s.queue_timeout,
                 policy=s.scheduling, on_wait=wait_seconds.observe,
-                on_close=self.trimmer.after_job,
+                on_close=self.trimmer.after_job, widen=kind == "tts",
             )  # fmt: skip
             self.metrics.queue_depth.labels(model).set_function(lambda: scheduler.waiting)
             self.metrics.inflight.labels(model).set_function(lambda: scheduler.active)

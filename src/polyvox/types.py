@@ -72,6 +72,10 @@ class SpeechRequest:
     reference_audio: Path | None = None
     """Cached reference audio to clone (its file name is the SHA-256 of its content)."""
     voice_attributes: Mapping[str, ParamValue] = field(default_factory=dict)
+    threads: int | None = None
+    """CPU threads this call may use (its share of the cores); None: the engine's default."""
+    final: bool = True
+    """Whether this is the request's last call: the engine may free scratch memory after it."""
 
 
 @dataclass(frozen=True)

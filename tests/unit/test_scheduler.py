@@ -84,8 +84,8 @@ async def test_waiting_too_long_is_a_queue_timeout() -> None:
         waiter.close()
     holder.close()
     assert scheduler.active == 0
-    async with scheduler.admit().turn() as waited:  # the slot is free again
-        assert waited == 0.0
+    async with scheduler.admit().turn() as turn:  # the slot is free again
+        assert turn.waited == 0.0
 
 
 async def test_cancelled_waiters_do_not_leak_slots() -> None:
@@ -107,9 +107,9 @@ async def test_cancelled_waiters_do_not_leak_slots() -> None:
 async def _one_turn(scheduler: Scheduler) -> float:
     ticket = scheduler.admit()
     try:
-        async with ticket.turn() as waited:
+        async with ticket.turn() as turn:
             await asyncio.sleep(0)
-            return waited
+            return turn.waited
     finally:
         ticket.close()
 
@@ -123,3 +123,32 @@ def test_on_close_runs_once_per_finished_job() -> None:
     ticket.close()
     ticket.close()
     assert closed == [1]
+
+
+@pytest.mark.parametrize("policy", ["fair", "fifo"])
+async def test_a_lone_job_widens_to_every_slot_and_gives_them_back(policy: str) -> None:
+    scheduler = Scheduler(slots=3, max_queue=4, queue_timeout=5.0, policy=policy, widen=True)  # type: ignore[arg-type]
+    alone = scheduler.admit()
+    async with alone.turn() as turn:
+        assert turn.slots == 3
+        late = scheduler.admit()  # arrives mid-chunk: waits for the wide chunk
+        waiting = asyncio.create_task(_turn_slots(late))
+        await asyncio.sleep(0.01)
+        assert not waiting.done()
+    async with alone.turn() as turn:  # no longer alone: one slot each
+        assert turn.slots == 1
+        assert await waiting == 1
+    alone.close()
+    late.close()
+    async with scheduler.admit().turn() as turn:
+        assert turn.slots == 3, "every slot came back"
+
+
+async def test_without_widen_a_turn_is_one_slot() -> None:
+    async with make(slots=2).admit().turn() as turn:
+        assert turn.slots == 1
+
+
+async def _turn_slots(ticket: Ticket) -> int:
+    async with ticket.turn() as turn:
+        return turn.slots
