@@ -28,9 +28,10 @@ class PiperSettings(BaseModel):
     use_cuda: bool = Field(False, description="Run Piper on CUDA through onnxruntime-gpu.")
     """Run Piper on CUDA (needs onnxruntime-gpu)."""
     threads: Annotated[int, Field(ge=0, le=256)] = 0
-    """onnxruntime intra-op threads per voice; 0 lets onnxruntime use every core."""
-    shrink_arena: bool | None = None
-    """Return onnxruntime's arena memory after each run (unset: only when tts_slots > 1)."""
+    """onnxruntime threads per synthesis; 0 adapts: every core for a job alone, one slot's
+    share of the cores (cores / tts_slots) when jobs take turns."""
+    shrink_arena: bool = True
+    """Give onnxruntime's arena memory back in each request's last chunk (flat memory)."""
 
 
 class WhisperSettings(BaseModel):

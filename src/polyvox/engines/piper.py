@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from polyvox.audio import silence
+from polyvox.cpu import CORES, threads_for
 from polyvox.errors import EngineUnavailable, VoiceNotFound
 from polyvox.settings import Settings
 from polyvox.types import AudioChunk, EngineInfo, ParamSpec, SpeechRequest, VoiceInfo
 
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 _SENTENCE_PUNCTUATION = tuple(".!?…。！？")
 PARAMS = {
     "noise_scale": ParamSpec("float", "Generator noise (expressiveness).", None, 0.0, 2.0),
@@ -67,10 +71,12 @@ class PiperEngine:
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings.piper
-        shrink = settings.piper.shrink_arena
-        self._shrink_arena = settings.tts_slots > 1 if shrink is None else shrink
+        self._shrink_arena = settings.piper.shrink_arena
+        self._threads = settings.piper.threads
+        self._slots = settings.tts_slots
+        self._cores = CORES
         self._catalog = self._scan()
-        self._sessions: dict[Path, Any] = {}
+        self._sessions: dict[tuple[Path, int], Any] = {}
         self._lock = threading.Lock()
         default = self._catalog.get(self._settings.default_voice)
         if default is None:
@@ -110,28 +116,43 @@ class PiperEngine:
         ]
 
     def load(self) -> None:
-        self._session(self._catalog[self.default_voice])
+        default = self._catalog[self.default_voice]
+        for threads in self._thread_counts:
+            self._session(default, threads)
+
+    @property
+    def _thread_counts(self) -> tuple[int, ...]:
+        """Thread counts a call may ask for: all cores alone, one slot's share when shared."""
+        if self._threads:
+            return (self._threads,)
+        return tuple(sorted({self._cores, threads_for(1, self._slots, self._cores)}))
 
     def unload(self) -> None:
         with self._lock:
             self._sessions.clear()
 
-    def _session(self, voice: PiperVoiceFile) -> Any:
-        """The loaded PiperVoice for a voice file (one per .onnx, shared by its speakers)."""
+    def _session(self, voice: PiperVoiceFile, threads: int) -> Any:
+        """The loaded PiperVoice for a voice file and thread count (shared by its speakers)."""
+        key = (voice.model_path, threads)
         with self._lock:
-            loaded = self._sessions.get(voice.model_path)
+            loaded = self._sessions.get(key)
             if loaded is None:
-                loaded = self._sessions[voice.model_path] = self._open(voice)
+                loaded = self._sessions[key] = self._open(voice, threads)
             return loaded
 
-    def _open(self, voice: PiperVoiceFile) -> Any:
+    def _open(self, voice: PiperVoiceFile, threads: int) -> Any:
         import onnxruntime
         from piper import PiperVoice
         from piper.config import PiperConfig
 
         options = onnxruntime.SessionOptions()
-        if self._settings.threads:
-            options.intra_op_num_threads = self._settings.threads
+        options.intra_op_num_threads = threads
+        # Idle pool threads would spin on cores another concurrent run needs.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        # One CPU arena for every session (the sessions of each thread count): any
+        # request's last call can then give back what all of them used.
+        _share_cpu_arena(onnxruntime)
+        options.add_session_config_entry("session.use_env_allocators", "1")
         providers = ["CUDAExecutionProvider"] if self._settings.use_cuda else []
         session = onnxruntime.InferenceSession(
             str(voice.model_path),
@@ -140,7 +161,7 @@ class PiperEngine:
         )
         config = PiperConfig.from_dict(json.loads(voice.config_path.read_text(encoding="utf-8")))
         if self._shrink_arena:
-            session = _ShrinkingSession(session, onnxruntime.RunOptions())
+            session = _ReleasingSession(session, onnxruntime.RunOptions())
         return PiperVoice(session=session, config=config)
 
     def synthesize(self, req: SpeechRequest) -> Iterator[AudioChunk]:
@@ -160,7 +181,9 @@ class PiperEngine:
         pause = float(params.get("sentence_silence", 0.0))
         ends_sentence = req.text.rstrip("\"'”’) ").endswith(_SENTENCE_PUNCTUATION)
         gap = silence(pause, voice.sample_rate)
-        for i, chunk in enumerate(self._session(voice).synthesize(req.text, config)):
+        threads = self._threads or min(req.threads or self._cores, self._cores)
+        chunks = self._session(voice, threads).synthesize(req.text, config)
+        for i, chunk in enumerate(_releasing(chunks, req.final)):
             samples: np.ndarray = chunk.audio_float_array
             if pause and i:  # the pause between two sentences of this one chunk
                 samples = np.concatenate([gap, samples])
@@ -169,21 +192,62 @@ class PiperEngine:
             yield AudioChunk(gap, voice.sample_rate)
 
 
-class _ShrinkingSession:
-    """An onnxruntime session whose CPU arena gives memory back after every run.
+_arena_lock = threading.Lock()
+_arena_shared = False
 
-    With one synthesis at a time the arena settles at one run's peak. With several at
-    once it grows to the worst overlap it ever saw and keeps it; shrinking after each
-    run keeps resident memory flat for a few percent of speed.
+
+def _share_cpu_arena(onnxruntime: Any) -> None:
+    """Register the process-wide CPU arena that Piper sessions share (once)."""
+    global _arena_shared
+    with _arena_lock:
+        if _arena_shared:
+            return
+        info = onnxruntime.OrtMemoryInfo(
+            "Cpu", onnxruntime.OrtAllocatorType.ORT_ARENA_ALLOCATOR, 0,
+            onnxruntime.OrtMemType.DEFAULT,
+        )  # fmt: skip
+        try:
+            onnxruntime.create_and_register_allocator(info, onnxruntime.OrtArenaCfg(0, -1, -1, -1))
+        except Exception as exc:  # registered already (by another engine in this process)
+            log.debug("shared CPU arena not registered: %s", exc)
+        _arena_shared = True
+
+
+_release = threading.local()
+"""``now`` is true while this thread runs a request's final call (see _ReleasingSession)."""
+
+
+class _ReleasingSession:
+    """An onnxruntime session that gives its CPU arena back during a request's last call.
+
+    The arena keeps the largest run it has seen (grown in powers of two: ~480 MB after
+    one paragraph) and, with concurrent runs, the worst overlap. Shrinking after every
+    run costs ~10% at concurrency 1 (every run faults its pages in again); shrinking in
+    each request's final call keeps memory flat between requests for one refault each.
     """
 
     def __init__(self, session: Any, options: Any) -> None:
         options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
         self._session = session
-        self._options = options
+        self._shrink = options
 
     def run(self, output_names: Any, feeds: Any) -> Any:
-        return self._session.run(output_names, feeds, self._options)
+        if getattr(_release, "now", False):
+            return self._session.run(output_names, feeds, self._shrink)
+        return self._session.run(output_names, feeds)
+
+
+def _releasing(chunks: Iterator[T], release: bool) -> Iterator[T]:
+    """Iterate Piper's chunks with ``_release.now`` set only while Piper computes them."""
+    while True:
+        _release.now = release
+        try:
+            chunk = next(chunks)
+        except StopIteration:
+            return
+        finally:
+            _release.now = False
+        yield chunk
 
 
 def _float(value: object) -> float | None:
