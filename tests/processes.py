@@ -54,3 +54,20 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     raise AssertionError("no VmRSS")
+
+
+def settled_rss_mb(pid: int, timeout: float = 10.0) -> float:
+    """Resident memory once the server has given memory back after its last job.
+
+    Memory goes back on a background thread when a model goes idle; sample until two
+    readings half a second apart agree within 1 MiB (or ``timeout`` passes).
+    """
+    deadline = time.monotonic() + timeout
+    last = rss_mb(pid)
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        now = rss_mb(pid)
+        if abs(now - last) < 1:
+            return now
+        last = now
+    return last

@@ -74,11 +74,9 @@ class SpeechJob:
         """Characters of input text that will be spoken."""
         return sum(len(c.text) for c in self.chunks)
 
-    def _synthesize(
-        self, engine: TTSEngine, chunk: TextChunk, threads: int, final: bool
-    ) -> list[AudioChunk]:
+    def _synthesize(self, engine: TTSEngine, chunk: TextChunk, threads: int) -> list[AudioChunk]:
         started = time.perf_counter()
-        request = replace(self.request, text=chunk.text, threads=threads, final=final)
+        request = replace(self.request, text=chunk.text, threads=threads)
         try:
             audio = list(engine.synthesize(request))
         except PolyvoxError:
@@ -96,11 +94,10 @@ class SpeechJob:
         self, engine: TTSEngine, ticket: Ticket, queue: asyncio.Queue[object]
     ) -> None:
         try:
-            for i, chunk in enumerate(self.chunks):
-                final = i == len(self.chunks) - 1
+            for chunk in self.chunks:
                 async with ticket.turn() as turn:
                     threads = threads_for(turn.slots, self._scheduler.slots)
-                    work = partial(self._synthesize, engine, chunk, threads, final)
+                    work = partial(self._synthesize, engine, chunk, threads)
                     audio = await run_blocking(work)
                 self._metrics.chunks.labels(self.model).inc()
                 await queue.put(audio)

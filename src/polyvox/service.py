@@ -8,8 +8,8 @@ from functools import partial
 from pathlib import Path
 
 from polyvox import codecs, text, transcription
-from polyvox.allocator import MemoryTrimmer
-from polyvox.engines.base import Engine, STTEngine, TTSEngine
+from polyvox.allocator import MemoryTrimmer, limit_arenas
+from polyvox.engines.base import Engine, ReleasesMemory, STTEngine, TTSEngine
 from polyvox.engines.pool import ModelPool
 from polyvox.engines.registry import create_engine
 from polyvox.errors import InvalidRequest, ModelNotFound, PolyvoxError, VoiceNotFound
@@ -52,6 +52,7 @@ class SpeechService:
             on_unload=lambda model: self.metrics.models_loaded.labels(model).set(0),
         )
         self._schedulers: dict[str, Scheduler] = {}
+        limit_arenas(settings.malloc_arenas)
         self.trimmer = MemoryTrimmer(settings.trim_memory)
         self._voices: dict[str, dict[str, VoiceInfo]] = {}
         self.objects = ObjectStore(settings.storage)
@@ -218,11 +219,19 @@ class SpeechService:
                 slots=s.stt_slots if kind == "stt" else s.tts_slots,
                 max_queue=s.tts_queue, queue_timeout=s.queue_timeout,
                 policy=s.scheduling, on_wait=wait_seconds.observe,
-                on_close=self.trimmer.after_job, widen=kind == "tts",
+                on_close=lambda: self._job_closed(model), widen=kind == "tts",
             )  # fmt: skip
             self.metrics.queue_depth.labels(model).set_function(lambda: scheduler.waiting)
             self.metrics.inflight.labels(model).set_function(lambda: scheduler.active)
         return scheduler
+
+    def _job_closed(self, model: str) -> None:
+        """Give memory back after a job; the engine's scratch memory once the model is idle."""
+        engine = self.pool.engine(model)
+        if self._schedulers[model].active == 0 and isinstance(engine, ReleasesMemory):
+            self.trimmer.after_job(engine.release_memory)
+        else:
+            self.trimmer.after_job()
 
 
 def _unsupported(info: EngineInfo, param: str) -> InvalidRequest:

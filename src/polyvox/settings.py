@@ -200,6 +200,12 @@ class Settings(BaseSettings):
 
     Without it resident memory ratchets up under concurrent load (the load test fails:
     +45% over a minute of 8 clients); the trim runs off the request path."""
+    malloc_arenas: Annotated[int, Field(ge=0, le=1024)] = 2
+    """glibc malloc arenas for the process; 0 keeps glibc's default (8 per core).
+
+    Every thread that allocates under contention gets an arena of its own, and each keeps
+    fragments the trim cannot return: with the default, resident memory after the same
+    load varied by +-10%; with 2 it came back within 1-3% of where it started."""
     shutdown_grace: Annotated[int, Field(ge=0, le=3600)] = 30
     """Seconds in-flight streams may take to finish after SIGTERM before they are cut."""
     max_upload_bytes: Annotated[int, Field(ge=1, le=2**34)] = 25 * 1024 * 1024

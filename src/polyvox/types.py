@@ -74,8 +74,6 @@ class SpeechRequest:
     voice_attributes: Mapping[str, ParamValue] = field(default_factory=dict)
     threads: int | None = None
     """CPU threads this call may use (its share of the cores); None: the engine's default."""
-    final: bool = True
-    """Whether this is the request's last call: the engine may free scratch memory after it."""
 
 
 @dataclass(frozen=True)

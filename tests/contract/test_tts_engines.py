@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from polyvox.engines.base import TTSEngine
+from polyvox.engines.base import ReleasesMemory, TTSEngine
 from polyvox.engines.registry import create_engine
 from polyvox.settings import Settings
 from polyvox.types import SpeechRequest
@@ -69,3 +69,17 @@ def test_unload_then_load_again(engine: TTSEngine) -> None:
     engine.unload()
     engine.load()
     assert len(speak(engine)) > 0
+
+
+def test_release_memory_gives_scratch_memory_back(engine: TTSEngine) -> None:
+    if not isinstance(engine, ReleasesMemory):
+        pytest.skip("engine keeps no scratch memory")
+    import os
+
+    from tests.processes import rss_mb
+
+    speak(engine, text="A long sentence grows the arena, " * 12 + "and then it ends.")
+    grown = rss_mb(os.getpid())
+    engine.release_memory()
+    assert rss_mb(os.getpid()) < grown - 50, "the arena's free memory went back"
+    assert len(speak(engine)) > 0  # and synthesis still works

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 
 from polyvox import codecs
-from tests.processes import rss_mb, spawn_server
+from tests.processes import settled_rss_mb, spawn_server
 
 POLYVOX = [sys.executable, "-m", "polyvox"]
 
@@ -67,7 +67,7 @@ def test_serve_answers_and_stays_small_then_stops_on_sigterm() -> None:
     try:
         body = {"model": "tts-1", "input": "Memory check. " * 20, "response_format": "mp3"}
         assert httpx.post(f"{url}/v1/audio/speech", json=body, timeout=60).status_code == 200
-        assert rss_mb(proc.pid) < 400, "resident memory with Piper loaded"
+        assert settled_rss_mb(proc.pid) < 400, "resident memory with Piper loaded"
     finally:
         proc.send_signal(signal.SIGTERM)
         _, stderr = proc.communicate(timeout=30)

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.integration.load_client import run_client
-from tests.processes import rss_mb, spawn_server
+from tests.processes import settled_rss_mb, spawn_server
 
 SLOTS, QUEUE = 2, 4  # at most 6 requests admitted at once
 
@@ -42,7 +42,7 @@ def load(url: str, clients: int, seconds: float) -> Counter[int]:
 def test_load_within_and_past_the_queue_bound(server: tuple[int, str]) -> None:
     pid, url = server
     load(url, 8, 10)  # warm up threads, arenas and encoders
-    baseline = rss_mb(pid)
+    baseline = settled_rss_mb(pid)
 
     within = load(url, SLOTS + QUEUE, 25)
     assert set(within) == {200}, f"no 429 or 5xx while clients <= slots + queue: {within}"
@@ -54,5 +54,5 @@ def test_load_within_and_past_the_queue_bound(server: tuple[int, str]) -> None:
 
     total = sum(within.values()) + sum(past.values())
     assert total >= 500, f"only {total} requests"
-    growth = rss_mb(pid) / baseline
+    growth = settled_rss_mb(pid) / baseline
     assert growth < 1.10, f"resident memory grew {growth:.2f}x over {total} requests"

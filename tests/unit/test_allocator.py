@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from polyvox.allocator import MemoryTrimmer
+from polyvox.allocator import MemoryTrimmer, limit_arenas
 from tests.processes import rss_mb
 
 glibc_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc only")
@@ -43,3 +43,46 @@ def test_disabled_trimmer_does_nothing() -> None:
     trimmer.after_job()
     trimmer.wait()
     assert trimmer.trims == 0
+
+
+def test_releases_run_on_the_trimmer_thread_even_when_trimming_is_off() -> None:
+    import threading
+
+    trimmer = MemoryTrimmer(enabled=False)
+    threads: list[str] = []
+    started, gate = threading.Event(), threading.Event()
+
+    def release() -> None:
+        started.set()
+        gate.wait(5)
+        threads.append(threading.current_thread().name)
+
+    trimmer.after_job(release)  # runs, blocked on the gate
+    assert started.wait(5)
+    trimmer.after_job(release)  # queued behind it
+    trimmer.after_job(release)  # already queued: covered by the queued run
+    gate.set()
+    trimmer.wait()
+    assert len(threads) == 2
+    assert all(name.startswith("polyvox-trim") for name in threads)
+    assert trimmer.trims == 0
+
+
+def test_a_failing_release_does_not_stop_the_trimmer() -> None:
+    trimmer = MemoryTrimmer(enabled=False)
+    calls: list[int] = []
+
+    def broken() -> None:
+        raise RuntimeError("boom")
+
+    trimmer.after_job(broken)
+    trimmer.wait()
+    trimmer.after_job(lambda: calls.append(1))
+    trimmer.wait()
+    assert calls == [1]
+
+
+@glibc_only
+def test_arena_cap_is_set_only_when_asked() -> None:
+    assert limit_arenas(2) is True
+    assert limit_arenas(0) is False

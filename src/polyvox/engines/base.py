@@ -15,7 +15,7 @@ from polyvox.types import (
     VoiceInfo,
 )
 
-__all__ = ["Engine", "EngineInfo", "STTEngine", "TTSEngine"]
+__all__ = ["Engine", "EngineInfo", "ReleasesMemory", "STTEngine", "TTSEngine"]
 
 
 @runtime_checkable
@@ -30,6 +30,15 @@ class Engine(Protocol):
 
     def unload(self) -> None:
         """Drop weights so their memory can be reclaimed; load() may be called again."""
+        ...
+
+
+@runtime_checkable
+class ReleasesMemory(Protocol):
+    """An engine that keeps scratch memory between calls for speed and can give it back."""
+
+    def release_memory(self) -> None:
+        """Give kept scratch memory back; called off the event loop when the model goes idle."""
         ...
 
 

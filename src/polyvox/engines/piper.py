@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 
@@ -19,7 +20,6 @@ from polyvox.settings import Settings
 from polyvox.types import AudioChunk, EngineInfo, ParamSpec, SpeechRequest, VoiceInfo
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 _SENTENCE_PUNCTUATION = tuple(".!?…。！？")
 PARAMS = {
     "noise_scale": ParamSpec("float", "Generator noise (expressiveness).", None, 0.0, 2.0),
@@ -131,6 +131,19 @@ class PiperEngine:
         with self._lock:
             self._sessions.clear()
 
+    def release_memory(self) -> None:
+        """Give the shared CPU arena's free memory back: one tiny run that shrinks it."""
+        with self._lock:
+            sessions = list(self._sessions.values())
+        if not self._shrink_arena or not sessions:
+            return
+        voice = sessions[0]
+        _release.now = True
+        try:
+            voice.phoneme_ids_to_audio(voice.phonemes_to_ids(["a"]))
+        finally:
+            _release.now = False
+
     def _session(self, voice: PiperVoiceFile, threads: int) -> Any:
         """The loaded PiperVoice for a voice file and thread count (shared by its speakers)."""
         key = (voice.model_path, threads)
@@ -149,8 +162,8 @@ class PiperEngine:
         options.intra_op_num_threads = threads
         # Idle pool threads would spin on cores another concurrent run needs.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        # One CPU arena for every session (the sessions of each thread count): any
-        # request's last call can then give back what all of them used.
+        # One CPU arena for every session (the sessions of each thread count): one
+        # shrinking run can then give back what all of them used.
         _share_cpu_arena(onnxruntime)
         options.add_session_config_entry("session.use_env_allocators", "1")
         providers = ["CUDAExecutionProvider"] if self._settings.use_cuda else []
@@ -182,8 +195,7 @@ class PiperEngine:
         ends_sentence = req.text.rstrip("\"'”’) ").endswith(_SENTENCE_PUNCTUATION)
         gap = silence(pause, voice.sample_rate)
         threads = self._threads or min(req.threads or self._cores, self._cores)
-        chunks = self._session(voice, threads).synthesize(req.text, config)
-        for i, chunk in enumerate(_releasing(chunks, req.final)):
+        for i, chunk in enumerate(self._session(voice, threads).synthesize(req.text, config)):
             samples: np.ndarray = chunk.audio_float_array
             if pause and i:  # the pause between two sentences of this one chunk
                 samples = np.concatenate([gap, samples])
@@ -213,17 +225,21 @@ def _share_cpu_arena(onnxruntime: Any) -> None:
         _arena_shared = True
 
 
+SHRINK_EVERY = 1.0
+"""Seconds between arena shrinks while busy: one refault per second (~2%) bounds memory."""
+_last_shrink = 0.0
 _release = threading.local()
-"""``now`` is true while this thread runs a request's final call (see _ReleasingSession)."""
+"""``now`` is true while this thread runs release_memory (see _ReleasingSession)."""
 
 
 class _ReleasingSession:
-    """An onnxruntime session that gives its CPU arena back during a request's last call.
+    """An onnxruntime session whose runs shrink the CPU arena while ``_release.now`` is set.
 
     The arena keeps the largest run it has seen (grown in powers of two: ~480 MB after
     one paragraph) and, with concurrent runs, the worst overlap. Shrinking after every
-    run costs ~10% at concurrency 1 (every run faults its pages in again); shrinking in
-    each request's final call keeps memory flat between requests for one refault each.
+    run costs ~10% at concurrency 1 (every run faults its pages in again) and more under
+    load. The service calls release_memory when the model goes idle, so memory goes back
+    between bursts and, under load, stays at the slots' worst overlap.
     """
 
     def __init__(self, session: Any, options: Any) -> None:
@@ -232,22 +248,15 @@ class _ReleasingSession:
         self._shrink = options
 
     def run(self, output_names: Any, feeds: Any) -> Any:
-        if getattr(_release, "now", False):
+        global _last_shrink
+        now = time.monotonic()
+        with _arena_lock:
+            shrink = getattr(_release, "now", False) or now - _last_shrink >= SHRINK_EVERY
+            if shrink:
+                _last_shrink = now
+        if shrink:
             return self._session.run(output_names, feeds, self._shrink)
         return self._session.run(output_names, feeds)
-
-
-def _releasing(chunks: Iterator[T], release: bool) -> Iterator[T]:
-    """Iterate Piper's chunks with ``_release.now`` set only while Piper computes them."""
-    while True:
-        _release.now = release
-        try:
-            chunk = next(chunks)
-        except StopIteration:
-            return
-        finally:
-            _release.now = False
-        yield chunk
 
 
 def _float(value: object) -> float | None:
