@@ -31,7 +31,8 @@ class PiperSettings(BaseModel):
     """onnxruntime threads per synthesis; 0 adapts: every core for a job alone, one slot's
     share of the cores (cores / tts_slots) when jobs take turns."""
     shrink_arena: bool = True
-    """Give onnxruntime's arena memory back in each request's last chunk (flat memory)."""
+    """Give onnxruntime's arena memory back when the model goes idle (and once a second
+    while busy), so resident memory returns to rest after a burst."""
 
 
 class WhisperSettings(BaseModel):
