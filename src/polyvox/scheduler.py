@@ -155,7 +155,7 @@ class Scheduler:
 
     def _widen(self) -> int:
         """Free slots a lone job may add to its turn (taken here; 0 if it is not alone)."""
-        if not self.widen or self.active != 1 or self.waiting or self._free <= 0:
+        if not self.widen or self.active != 1 or self._free <= 0:  # alone: nobody waits
             return 0
         extra, self._free = self._free, 0
         return extra
