@@ -20,7 +20,9 @@ from polyvox.service import SpeechService
 from polyvox.settings import ReferenceSettings, Settings, StorageSettings
 from polyvox.storage import ObjectStore
 from polyvox.types import AudioChunk, EngineInfo, ReferenceAudio, SpeechParams, VoiceInfo
-from polyvox.voices.reference import ReferenceStore, is_public_address
+from polyvox.voices import fetch
+from polyvox.voices.fetch import is_public_address
+from polyvox.voices.reference import ReferenceStore
 from tests.samples import sine_wav
 
 WAV = sine_wav(1.0)
@@ -32,6 +34,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self.hits.append(self.path)
+        if self.path == "/slow.wav":  # headers at once, then a byte every 0.2 s
+            self.send_response(200)
+            self.end_headers()
+            for byte in WAV[:40]:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(0.2)
+            return
         if self.path == "/redirect":
             self.send_response(302)
             self.send_header("Location", "/voice.wav")
@@ -95,6 +105,49 @@ def test_guard_blocks_before_any_request(tmp_path: Path, http_url: str) -> None:
     with pytest.raises(InvalidRequest, match="loopback"):
         refs.resolve(ReferenceAudio(f"{http_url}/voice.wav", "ref_audio_url"))
     assert len(_Handler.hits) == before
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_guard_connects_only_to_the_address_it_checked(
+    tmp_path: Path, http_url: str, monkeypatch: pytest.MonkeyPatch, scheme: str
+) -> None:
+    # DNS rebinding: the name is public when checked, loopback when looked up again
+    port = int(http_url.rsplit(":", 1)[1])
+    lookups: list[str] = []
+    connects: list[tuple[str, int]] = []
+
+    def getaddrinfo(host: str, *args: Any, **kwargs: Any) -> list[Any]:
+        lookups.append(host)
+        ip = "93.184.216.34" if len(lookups) == 1 else "127.0.0.1"
+        return [(fetch.socket.AF_INET, fetch.socket.SOCK_STREAM, 6, "", (ip, port))]
+
+    def create_connection(address: tuple[str, int], *args: Any) -> Any:
+        connects.append(address)
+        raise ConnectionRefusedError("unreachable in this test")
+
+    monkeypatch.setattr(fetch.socket, "getaddrinfo", getaddrinfo)
+    monkeypatch.setattr(fetch.socket, "create_connection", create_connection)
+    before = len(_Handler.hits)
+    with pytest.raises(InvalidRequest, match="unreachable in this test"):
+        store(tmp_path, schemes=[scheme]).fetch(f"{scheme}://voices.example/a.wav", param="r")
+    assert lookups == ["voices.example"]
+    assert connects == [("93.184.216.34", port)]
+    assert len(_Handler.hits) == before
+
+
+def test_download_time_is_bounded_as_a_whole(tmp_path: Path, http_url: str) -> None:
+    refs = store(tmp_path, schemes=["http"], allow_private_addresses=True, timeout=0.8)
+    # every byte comes well within the socket timeout; only the whole-download bound stops it
+    with pytest.raises(InvalidRequest, match=r"took longer than 0\.8s"):
+        refs.fetch(f"{http_url}/slow.wav", param="ref_audio_url")
+
+
+def test_proxy_variables_do_not_bypass_the_guard(
+    tmp_path: Path, http_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")  # nothing listens there
+    refs = store(tmp_path, schemes=["http"], allow_private_addresses=True)
+    assert refs.fetch(f"{http_url}/voice.wav", param="r") == WAV
 
 
 @pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://example.com/a.wav", "/etc/hosts"])

@@ -3,56 +3,23 @@
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import logging
 import os
-import socket
 import tempfile
 import threading
-import urllib.error
-import urllib.request
+from collections import OrderedDict
 from pathlib import Path
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 from polyvox import codecs
 from polyvox.errors import InvalidRequest, PolyvoxError, RequestTooLarge
 from polyvox.settings import ReferenceSettings
-from polyvox.storage import ObjectStore, redact
+from polyvox.storage import ObjectStore
 from polyvox.types import ReferenceAudio
+from polyvox.voices.fetch import HttpFetcher
 
 log = logging.getLogger(__name__)
-_MAX_REDIRECTS = 3
-_READ_SIZE = 1 << 16
-
-
-def is_public_address(address: str) -> bool:
-    """True for a globally routable unicast address (not loopback/private/link-local/...)."""
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
-
-
-def check_host(host: str, port: int, *, param: str) -> None:
-    """Refuse a host that resolves to any non-public address (SSRF guard)."""
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as exc:
-        raise InvalidRequest(f"{param}: cannot resolve host {host!r}", param=param) from exc
-    for *_, sockaddr in infos:
-        if not is_public_address(str(sockaddr[0])):
-            raise InvalidRequest(
-                f"{param}: host {host!r} resolves to a loopback, private or link-local address "
-                f"({sockaddr[0]}); set POLYVOX_REFERENCE__ALLOW_PRIVATE_ADDRESSES to allow it",
-                param=param,
-            )
-
-
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    """Redirects are followed by hand, so each hop passes the SSRF guard."""
-
-    def redirect_request(self, *args: object, **kwargs: object) -> None:
-        return None
+_KNOWN_URLS = 4096
 
 
 class ReferenceStore:
@@ -61,20 +28,25 @@ class ReferenceStore:
     def __init__(self, settings: ReferenceSettings, objects: ObjectStore) -> None:
         self.settings = settings
         self._objects = objects
-        self._urls: dict[str, str] = {}  # source URL -> content hash, for this process
+        self._urls: OrderedDict[str, str] = OrderedDict()  # source URL -> content hash
         self._lock = threading.Lock()
-        self._opener = urllib.request.build_opener(_NoRedirects)
+        self._http = HttpFetcher(settings)
 
     def resolve(self, ref: ReferenceAudio) -> Path:
         """The cached file for ``ref``, fetching and checking it first if needed (blocking)."""
         if isinstance(ref.source, bytes):
             return self.put(ref.source, param=ref.param)
-        known = self._urls.get(ref.source)
+        with self._lock:
+            known = self._urls.get(ref.source)
         if known is not None and (path := self.find(known)) is not None:
             return path
         data = self.fetch(ref.source, param=ref.param)
         path = self.put(data, param=ref.param)
-        self._urls[ref.source] = path.name
+        with self._lock:  # the most recent URLs only: a long-lived worker sees many
+            self._urls[ref.source] = path.name
+            self._urls.move_to_end(ref.source)
+            while len(self._urls) > _KNOWN_URLS:
+                self._urls.popitem(last=False)
         return path
 
     # -- cache -------------------------------------------------------------------------
@@ -150,7 +122,7 @@ class ReferenceStore:
             allowed = ", ".join(f"{s}://" for s in self.settings.schemes)
             raise InvalidRequest(f"{param}: scheme must be one of {allowed}", param=param)
         if scheme in ("http", "https"):
-            data = self._fetch_http(url, param=param)
+            data = self._http.fetch(url, param=param)
         else:
             try:
                 data = self._objects.read(url, self.settings.max_bytes)
@@ -161,42 +133,3 @@ class ReferenceStore:
                 f"{param}: reference audio is over {self.settings.max_bytes} bytes", param=param
             )
         return data
-
-    def _fetch_http(self, url: str, *, param: str) -> bytes:
-        for _ in range(_MAX_REDIRECTS + 1):
-            parts = urlsplit(url)
-            if parts.scheme not in ("http", "https") or parts.scheme not in self.settings.schemes:
-                raise InvalidRequest(f"{param}: redirected to a disallowed scheme", param=param)
-            if not self.settings.allow_private_addresses:
-                default_port = 443 if parts.scheme == "https" else 80
-                check_host(parts.hostname or "", parts.port or default_port, param=param)
-            try:
-                return self._download(url, param=param)
-            except urllib.error.HTTPError as exc:
-                location = exc.headers.get("Location") if 300 <= exc.code < 400 else None
-                if not location:
-                    raise InvalidRequest(
-                        f"{param}: fetching {redact(url)} failed: HTTP {exc.code}", param=param
-                    ) from None
-                url = urljoin(url, location)
-            except (urllib.error.URLError, OSError) as exc:
-                raise InvalidRequest(
-                    f"{param}: fetching {redact(url)} failed: {exc}", param=param
-                ) from None
-        raise InvalidRequest(f"{param}: too many redirects", param=param)
-
-    def _download(self, url: str, *, param: str) -> bytes:
-        limit = self.settings.max_bytes
-        # the scheme is checked against settings.reference.schemes by the caller
-        with self._opener.open(url, timeout=self.settings.timeout) as response:
-            length = response.headers.get("Content-Length")
-            if length and length.isdigit() and int(length) > limit:
-                raise RequestTooLarge(
-                    f"{param}: reference audio is over {limit} bytes", param=param
-                )
-            parts: list[bytes] = []
-            size = 0
-            while size <= limit and (block := response.read(_READ_SIZE)):
-                parts.append(block)
-                size += len(block)
-        return b"".join(parts)
