@@ -87,6 +87,8 @@ class StorageSettings(BaseModel):
     """Environment variable holding a service-account JSON; unset means default credentials."""
     gcs_project: str | None = None
     """GCP project for gcsfs; None takes it from the credentials."""
+    gcs_endpoint_url: str | None = None
+    """GCS-compatible endpoint (an emulator such as fake-gcs-server); None means Google."""
 
 
 class ReferenceSettings(BaseModel):

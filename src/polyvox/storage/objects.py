@@ -78,19 +78,18 @@ class ObjectStore:
         )
 
     def _gcs(self) -> Any:
-        import gcsfs
+        # gcsfs.core's filesystem, not the package default (ExtendedGcsFileSystem): that one
+        # asks the gRPC storage-control API for each bucket's layout first, which needs
+        # another permission and, where it is unreachable, waits a minute per bucket
+        from gcsfs.core import GCSFileSystem
 
-        raw = os.environ.get(self.settings.gcs_credentials_env)
-        token: Any = None  # None: google.auth default credentials
-        if raw:
-            try:
-                token = json.loads(raw)
-            except ValueError:
-                # never echo the variable's content: it is a private key
-                raise StorageUnavailable(
-                    f"{self.settings.gcs_credentials_env} is set but is not valid JSON"
-                ) from None
-        return gcsfs.GCSFileSystem(project=self.settings.gcs_project, token=token)
+        token = gcs_token(self.settings.gcs_credentials_env)
+        project = self.settings.gcs_project
+        if project is None and isinstance(token, dict):
+            project = token.get("project_id")
+        return GCSFileSystem(
+            project=project, token=token, endpoint_url=self.settings.gcs_endpoint_url
+        )
 
     # -- operations --------------------------------------------------------------------
     def read(self, url: str, max_bytes: int) -> bytes:
@@ -127,17 +126,67 @@ class ObjectStore:
             return Path(_local_path(url)).resolve().as_uri()
         fs, path = self.filesystem(url)
         try:
-            signed: str = fs.sign(path, expiration=self.settings.url_expiry)
+            kwargs = gcs_signing(fs.credentials.credentials) if _is_gcs(url) else {}
+            signed: str = fs.sign(path, expiration=self.settings.url_expiry, **kwargs)
         except Exception as exc:
             raise StorageFailure(f"signing a URL for {redact(url)} failed: {exc}") from exc
         return signed
 
 
+def gcs_token(variable: str) -> Any:
+    """gcsfs ``token`` from the variable: service-account JSON, a path to one, or None.
+
+    None means Google's default credentials (metadata server, workload identity, gcloud).
+    """
+    raw = os.environ.get(variable, "").strip()
+    if not raw:
+        return None
+    if not raw.startswith("{"):
+        if Path(raw).is_file():
+            return raw
+        raise StorageUnavailable(f"{variable} is neither service-account JSON nor a file")
+    try:
+        return json.loads(raw)
+    except ValueError:
+        # never echo the variable's content: it is a private key
+        raise StorageUnavailable(f"{variable} is set but is not valid JSON") from None
+
+
+def gcs_signing(credentials: Any) -> dict[str, Any]:
+    """Arguments for a V4 signed URL with these credentials.
+
+    A service-account key signs locally. Credentials without a key (the metadata server's,
+    workload identity) sign through the IAM signBlob API with their access token; the
+    service account then needs roles/iam.serviceAccountTokenCreator on itself.
+    """
+    from google.auth.credentials import Signing
+
+    if credentials is None:
+        raise StorageUnavailable(
+            "no Google credentials to sign with: set GCS_CREDENTIALS to a service-account "
+            "JSON or run with default credentials"
+        )
+    if isinstance(credentials, Signing):
+        return {"version": "v4"}
+    if not credentials.valid:
+        from google.auth.transport.requests import Request
+
+        credentials.refresh(Request())
+    return {
+        "version": "v4",
+        "service_account_email": credentials.service_account_email,
+        "access_token": credentials.token,
+    }
+
+
+def _is_gcs(url: str) -> bool:
+    return urlsplit(url).scheme in ("gs", "gcs")
+
+
 def _content_type_kwargs(url: str, content_type: str) -> dict[str, str]:
-    scheme = urlsplit(url).scheme
-    if scheme == "s3":
+    if urlsplit(url).scheme == "s3":
         return {"ContentType": content_type}
-    if scheme in ("gs", "gcs"):
+    if _is_gcs(url):
         return {"content_type": content_type}
     return {}
 
