@@ -59,12 +59,11 @@ def _certificate(directory: Path, name: str) -> tuple[Path, Path]:
     )  # fmt: skip
     cert_path, key_path = directory / "cert.pem", directory / "key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )  # fmt: skip
-    )
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )  # fmt: skip
+    key_path.write_bytes(pem)
     return cert_path, key_path
 
 
@@ -106,9 +105,7 @@ def test_https_reference_through_the_guard(tls_server: tuple[int, Path], tmp_pat
 
 
 @pytest.mark.usefixtures("resolve_to_loopback")
-def test_certificate_must_match_the_host_name(
-    tls_server: tuple[int, Path], tmp_path: Path
-) -> None:
+def test_certificate_must_match_the_host_name(tls_server: tuple[int, Path], tmp_path: Path) -> None:
     url = f"https://other.example:{tls_server[0]}/voz_joao.wav"
     with pytest.raises(InvalidRequest, match="certificate") as info:
         references(tmp_path).fetch(url, param="ref_audio_url")

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -127,6 +128,17 @@ def test_runsync_seed_payload_fails_naming_engine_and_parameter(
     assert "piper" in job["error"]
     assert param in job["error"]
     assert "output" not in job
+
+
+def test_concurrent_jobs_on_the_sdk_event_loop(worker_url: str) -> None:
+    # the models were warmed in another event loop before the SDK started its own
+    texts = [f"Job {n}. A longer sentence, so that the jobs overlap in time." for n in range(3)]
+    with ThreadPoolExecutor(len(texts)) as pool:
+        jobs = list(pool.map(lambda t: post(worker_url, "/runsync", {"input": {"text": t}}), texts))
+    assert [job["status"] for job in jobs] == ["COMPLETED"] * 3, jobs
+    for job, text in zip(jobs, texts, strict=True):
+        assert job["output"]["text"] == text
+        assert seconds(base64.b64decode(job["output"]["audio"])) > 1.5
 
 
 def test_run_then_status_native_shape(worker_url: str) -> None:
