@@ -120,6 +120,7 @@ class HttpFetcher:
             try:
                 return self._download(opener, url, deadline, param=param)
             except urllib.error.HTTPError as exc:
+                exc.close()  # the error is the response: give its connection back
                 location = exc.headers.get("Location") if 300 <= exc.code < 400 else None
                 if not location:
                     raise InvalidRequest(

@@ -38,6 +38,8 @@ class ReferenceStore:
             return self.put(ref.source, param=ref.param)
         with self._lock:
             known = self._urls.get(ref.source)
+            if known is not None:
+                self._urls.move_to_end(ref.source)
         if known is not None and (path := self.find(known)) is not None:
             return path
         data = self.fetch(ref.source, param=ref.param)
