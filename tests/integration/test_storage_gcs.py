@@ -16,6 +16,7 @@ import logging
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
@@ -28,11 +29,10 @@ from polyvox import codecs
 from polyvox.errors import StorageFailure, StorageUnavailable
 from polyvox.settings import Settings, StorageSettings
 from polyvox.storage import ObjectStore
-from polyvox.types import ReferenceAudio
-from polyvox.voices.reference import ReferenceStore
 from polyvox.worker.runpod import RunPodWorker
 from tests.conftest import free_port
 from tests.samples import sine_wav
+from tests.storage_checks import check_reference_cached_by_content
 
 pytestmark = pytest.mark.integration
 BUCKET = "polyvox-gcs"
@@ -156,15 +156,9 @@ def test_xtts_job_uploads_to_gcs(gcs: Gcs) -> None:
     assert len(samples) / rate == pytest.approx(out["duration"], abs=0.01)
 
 
-def test_reference_audio_from_gcs_is_cached_by_content(gcs: Gcs, tmp_path: Any) -> None:
-    wav = sine_wav(1.0, freq=250.0)
+def test_reference_audio_from_gcs_is_cached_by_content(gcs: Gcs, tmp_path: Path) -> None:
     objects = ObjectStore(storage(gcs))
-    objects.upload(wav, "refs/voz_joao.wav", "audio/wav")
-    settings = Settings(reference={"cache_dir": tmp_path})  # type: ignore[arg-type]
-    refs = ReferenceStore(settings.reference, objects)
-    path = refs.resolve(ReferenceAudio(f"gs://{BUCKET}/tts/refs/voz_joao.wav", "ref_audio_url"))
-    assert path.read_bytes() == wav
-    assert path.name == hashlib.sha256(wav).hexdigest()
+    check_reference_cached_by_content(objects, tmp_path)
     with pytest.raises(StorageFailure, match="does not exist"):
         objects.read(f"gs://{BUCKET}/tts/refs/missing.wav", 1000)
 

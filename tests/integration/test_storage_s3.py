@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -15,11 +15,10 @@ from polyvox import codecs
 from polyvox.errors import StorageFailure
 from polyvox.settings import Settings, StorageSettings
 from polyvox.storage import ObjectStore
-from polyvox.types import ReferenceAudio
-from polyvox.voices.reference import ReferenceStore
 from polyvox.worker.runpod import RunPodWorker
 from tests.conftest import free_port
 from tests.samples import sine_wav
+from tests.storage_checks import check_reference_cached_by_content
 
 pytestmark = pytest.mark.integration
 BUCKET = "polyvox-test"
@@ -94,15 +93,8 @@ def test_read_missing_object_is_a_storage_failure(s3_endpoint: str) -> None:
         ObjectStore(storage(s3_endpoint)).read(f"s3://{BUCKET}/missing.wav", 1000)
 
 
-def test_reference_audio_from_s3_is_cached_by_content(s3_endpoint: str, tmp_path: Any) -> None:
-    wav = sine_wav(1.0, freq=330.0)
-    objects = ObjectStore(storage(s3_endpoint))
-    objects.upload(wav, "refs/voice.wav", "audio/wav")
-    settings = Settings(reference={"cache_dir": tmp_path})  # type: ignore[arg-type]
-    store = ReferenceStore(settings.reference, objects)
-    path = store.resolve(ReferenceAudio(f"s3://{BUCKET}/audio/refs/voice.wav", "ref_audio_url"))
-    assert path.read_bytes() == wav
-    assert path.name == hashlib.sha256(wav).hexdigest()
+def test_reference_audio_from_s3_is_cached_by_content(s3_endpoint: str, tmp_path: Path) -> None:
+    check_reference_cached_by_content(ObjectStore(storage(s3_endpoint)), tmp_path)
 
 
 def test_xtts_job_uploads_to_s3(s3_endpoint: str) -> None:
