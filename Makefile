@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 EXTRAS ?= test
 
-.PHONY: install serve test lint typecheck pytest bench bench-whisper bench-mixed clean
+.PHONY: install serve test lint typecheck pytest bench bench-whisper bench-mixed bench-soak clean
 
 $(VENV)/.installed-$(EXTRAS): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,3 +41,6 @@ bench-whisper: install
 
 bench-mixed: install
 	$(PY) bench/mixed_bench.py --write docs/benchmarks.md
+
+bench-soak: install
+	$(PY) bench/soak_bench.py --write docs/benchmarks.md
