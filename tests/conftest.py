@@ -15,6 +15,7 @@ from fastapi import FastAPI
 
 from polyvox.api import create_app
 from polyvox.api.deps import AppState
+from polyvox.api.server import uvicorn_config
 from polyvox.settings import Settings
 
 
@@ -41,7 +42,7 @@ class LiveServer:
 def start_server(settings: Settings) -> Iterator[LiveServer]:
     app = create_app(settings)
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    config = uvicorn_config(app, settings, host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -85,3 +85,24 @@ def normalise(text: str) -> str:
     text = text.lower().replace("-", " ")
     text = re.sub(r"[^a-z0-9' ]+", " ", text)
     return " ".join(text.replace("'", "").split())
+
+
+@lru_cache(maxsize=4)
+def silent_flac(seconds: int, rate: int = 16000) -> bytes:
+    """``seconds`` of digital silence as FLAC (its header carries the length, as files made
+    by audio tools do): a small upload that decodes to a great deal of audio."""
+    buffer = io.BytesIO()
+    block = np.zeros((1, rate * 10), dtype=np.float32)
+    with av.open(buffer, "w", format="flac") as out:
+        stream = out.add_stream("flac", rate=rate)
+        stream.layout = "mono"  # type: ignore[union-attr]
+        for start in range(0, seconds * rate, block.shape[1]):
+            frame = av.AudioFrame.from_ndarray(
+                block[:, : min(block.shape[1], seconds * rate - start)], format="flt", layout="mono"
+            )
+            frame.sample_rate = rate
+            frame.pts = start
+            frame.time_base = Fraction(1, rate)
+            out.mux(stream.encode(frame))  # type: ignore[union-attr]
+        out.mux(stream.encode(None))  # type: ignore[union-attr]
+    return buffer.getvalue()

@@ -77,6 +77,14 @@ class Unauthorized(InvalidRequest):
     code = "invalid_api_key"
 
 
+class ClientGone(PolyvoxError):
+    """The client hung up before its response; the work was stopped (logged as 499)."""
+
+    status_code = 499
+    code = "client_closed_request"
+    type = "invalid_request_error"
+
+
 class Overloaded(PolyvoxError):
     """No capacity right now; the client should retry after ``retry_after`` seconds."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -16,6 +17,7 @@ from polyvox.cpu import threads_for
 from polyvox.engines.base import TTSEngine
 from polyvox.engines.pool import ModelPool
 from polyvox.errors import EngineFailure, PolyvoxError, RequestTimeout
+from polyvox.logs import with_request_id
 from polyvox.metrics import Metrics
 from polyvox.scheduler import Scheduler, Ticket
 from polyvox.text import TextChunk
@@ -30,8 +32,11 @@ async def run_blocking(fn: Callable[[], T]) -> T:
     """Run ``fn`` in a worker thread; if cancelled, wait for the thread before re-raising.
 
     Waiting keeps the accounting honest: a slot is released only when its work has stopped.
+    The thread runs in a copy of the caller's context, so its log lines and errors carry
+    the request id.
     """
-    future = asyncio.get_running_loop().run_in_executor(None, fn)
+    context = contextvars.copy_context()
+    future = asyncio.get_running_loop().run_in_executor(None, context.run, fn)
     try:
         return await asyncio.shield(future)
     except asyncio.CancelledError:
@@ -83,7 +88,8 @@ class SpeechJob:
             raise
         except Exception as exc:
             log.exception("engine %s failed on a chunk", self.model)
-            raise EngineFailure(f"model {self.model!r} failed to synthesise: {exc}") from exc
+            message = with_request_id(f"model {self.model!r} failed to synthesise")
+            raise EngineFailure(message) from exc
         seconds = sum(a.duration for a in audio)
         if seconds:
             rtf = (time.perf_counter() - started) / seconds

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
 from functools import partial
 from pathlib import Path
 
-from polyvox import codecs, text, transcription
+import numpy as np
+
+from polyvox import codecs, decoding, text, transcription
 from polyvox.allocator import MemoryTrimmer, limit_arenas
 from polyvox.engines.base import Engine, ReleasesMemory, STTEngine, TTSEngine
 from polyvox.engines.pool import ModelPool
@@ -18,7 +21,7 @@ from polyvox.metrics import Metrics
 from polyvox.scheduler import Scheduler
 from polyvox.settings import OPENAI_VOICES, Settings
 from polyvox.storage import ObjectStore
-from polyvox.transcription import TranscriptionJob
+from polyvox.transcription_job import Source, TranscriptionJob
 from polyvox.types import (
     EngineInfo,
     ParamSpec,
@@ -32,6 +35,8 @@ from polyvox.types import (
 from polyvox.voices.reference import ReferenceStore
 
 log = logging.getLogger(__name__)
+SPEED_RANGE = (0.25, 4.0)
+"""Speeds every transport accepts (OpenAI's range); engines map it to their own scale."""
 _PY_TYPES: dict[str, tuple[type, ...]] = {
     "float": (int, float), "int": (int,), "str": (str,), "bool": (bool,),
 }  # fmt: skip
@@ -185,25 +190,32 @@ class SpeechService:
         return engine
 
     async def transcribe(self, params: TranscriptionParams) -> TranscriptionJob:
-        """Validate a request, decode its audio and load its model; raises a 4xx/503 error."""
+        """Validate a request, probe its audio and load its model; raises a 4xx/503 error.
+
+        The audio is only decoded once the job is admitted, a block at a time.
+        """
         info = self.stt_engine(params.model).info
         language = transcription.check_request(info, params)
         _check_params(info, params.params)
         limits = self.settings
-        audio = await run_blocking(
+        declared = await run_blocking(
             partial(
-                transcription.decode_upload, params.file,
+                decoding.probe, params.file,
                 max_bytes=limits.max_upload_bytes, max_seconds=limits.max_audio_seconds,
             )
         )  # fmt: skip
         await self.pool.load(info.name)
         request = TranscriptionRequest(
-            audio=audio, language=language, prompt=params.prompt,
+            audio=np.zeros(0, dtype=np.float32), language=language, prompt=params.prompt,
             temperature=params.temperature, task=params.task, params=dict(params.params),
             word_timestamps="word" in params.timestamp_granularities,
         )  # fmt: skip
+        source = Source(
+            params.file, declared, block_seconds=limits.stt_block_seconds,
+            max_seconds=limits.max_audio_seconds,
+        )  # fmt: skip
         return TranscriptionJob(
-            model=info.name, pool=self.pool, request=request,
+            model=info.name, pool=self.pool, request=request, source=source,
             response_format=params.response_format, scheduler=self.scheduler(info.name),
             metrics=self.metrics, granularities=params.timestamp_granularities,
         )  # fmt: skip
@@ -243,8 +255,14 @@ def _unsupported(info: EngineInfo, param: str) -> InvalidRequest:
 def _check_capabilities(info: EngineInfo, params: SpeechParams) -> None:
     if params.instructions and not info.instructions:
         raise _unsupported(info, "instructions")
-    if params.speed is not None and not info.speed:
+    if params.speed is None:
+        return
+    if not info.speed:
         raise _unsupported(info, "speed")
+    if not (math.isfinite(params.speed) and SPEED_RANGE[0] <= params.speed <= SPEED_RANGE[1]):
+        raise InvalidRequest(
+            f"speed must be a number from {SPEED_RANGE[0]} to {SPEED_RANGE[1]}", param="speed"
+        )
 
 
 def _check_params(info: EngineInfo, params: Mapping[str, ParamValue]) -> None:
@@ -267,6 +285,8 @@ def _check_value(info: EngineInfo, key: str, spec: ParamSpec, value: ParamValue)
     where = f"parameter {key!r} of model {info.name!r}"
     if not ok_type:
         raise InvalidRequest(f"{where} must be a {spec.type}", param=key)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InvalidRequest(f"{where} must be a finite number, not {value}", param=key)
     if isinstance(value, int | float) and not isinstance(value, bool):
         if spec.minimum is not None and value < spec.minimum:
             raise InvalidRequest(f"{where} must be >= {spec.minimum}", param=key)

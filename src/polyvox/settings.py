@@ -54,8 +54,12 @@ class WhisperSettings(BaseModel):
     """Transcriptions the model runs in parallel (each worker holds its own buffers)."""
     beam_size: Annotated[int, Field(ge=1, le=20)] = 5
     """Default beam width; a request may override it with ``beam_size``."""
-    vad_filter: bool = False
-    """Default for dropping non-speech with Silero VAD before decoding."""
+    vad_filter: bool | None = None
+    """Drop non-speech with Silero VAD before decoding: true always, false never, unset
+    (the default) for audio longer than ``vad_auto_seconds``. Whisper invents words in
+    long silences ("You You You ..."); VAD skips them, and short clips stay untouched."""
+    vad_auto_seconds: Annotated[float, Field(ge=0, le=86_400)] = 30.0
+    """With ``vad_filter`` unset, audio longer than this (one Whisper window) uses VAD."""
     vad_min_silence_ms: Annotated[int, Field(ge=0, le=60_000)] = 2000
     """Silence (ms) the VAD needs before it splits speech."""
     condition_on_previous_text: bool = True
@@ -134,6 +138,23 @@ class WorkerSettings(BaseModel):
     """Model answering XTTS-shaped jobs (``gen_text``)."""
     upload_prefix: str = "generated"
     """Folder under ``storage.output_url`` that uploaded audio goes to."""
+
+
+class HttpSettings(BaseModel):
+    """HTTP connections: read deadlines, keep-alive and a bound on open connections."""
+
+    header_timeout: Annotated[float, Field(gt=0, le=3600)] = 10.0
+    """Seconds a client has to send a request's headers, counted from connecting (or from
+    the first byte of a later request on a kept-alive connection); past it: 408 and close."""
+    body_timeout: Annotated[float, Field(gt=0, le=86_400)] = 60.0
+    """Seconds a client has to send a whole request body once its headers are in; past it:
+    408 and close. 60 s passes a 25 MiB upload at about 3.5 Mbit/s; raise it for slower
+    clients with large files."""
+    keepalive_timeout: Annotated[float, Field(gt=0, le=3600)] = 5.0
+    """Idle seconds a kept-alive connection may wait for its next request before it closes."""
+    max_connections: Annotated[int, Field(ge=1, le=1_000_000)] = 256
+    """Open connections held at once; a connection past it gets 503 with Retry-After and is
+    closed at once. Keep it well below the open-file limit (``ulimit -n``)."""
 
 
 class Settings(BaseSettings):
@@ -215,6 +236,9 @@ class Settings(BaseSettings):
     """Largest audio file accepted for transcription (bytes); larger uploads get a 413."""
     max_audio_seconds: Annotated[float, Field(gt=0, le=86_400)] = 3600.0
     """Longest audio accepted for transcription (seconds, after decoding)."""
+    stt_block_seconds: Annotated[float, Field(ge=30, le=3600)] = 300.0
+    """Uploads are decoded and transcribed this many seconds at a time (cut at a quiet
+    moment), so memory per transcription is bounded by the block, not the file's length."""
     stt_slots: Annotated[int, Field(ge=1, le=64)] = 1
     """Transcription windows that run at once per model; other jobs wait window by window."""
 
@@ -230,6 +254,8 @@ class Settings(BaseSettings):
     """Routes compatible with the services polyvox replaces."""
     worker: WorkerSettings = WorkerSettings()
     """RunPod serverless worker."""
+    http: HttpSettings = HttpSettings()
+    """HTTP connections: header and body read timeouts, keep-alive, open-connection bound."""
 
     def resolve_model(self, name: str) -> str | None:
         """Map a requested model name (id, alias or OpenAI name) to a model id, or None."""

@@ -1,40 +1,15 @@
-"""TranscriptionJob: one validated transcription, decoded window by window off the event loop."""
+"""Transcription requests checked against a model, and transcripts kept in time order."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass, field, replace
-from functools import partial
-from typing import TypeVar, cast
+import math
+from dataclasses import dataclass, replace
 
-from polyvox import codecs, subtitles
-from polyvox.audio import Float32
-from polyvox.engines.base import STTEngine
-from polyvox.engines.pool import ModelPool
-from polyvox.errors import (
-    EngineFailure,
-    InvalidRequest,
-    PolyvoxError,
-    RequestTooLarge,
-    UnsupportedAudio,
-)
-from polyvox.jobs import run_blocking
+from polyvox import subtitles
+from polyvox.errors import InvalidRequest
 from polyvox.languages import language_code
-from polyvox.metrics import Metrics
-from polyvox.scheduler import Scheduler, Ticket
-from polyvox.types import (
-    STT_SAMPLE_RATE,
-    EngineInfo,
-    Segment,
-    TranscriptionInfo,
-    TranscriptionParams,
-    TranscriptionRequest,
-    Word,
-)
+from polyvox.types import EngineInfo, Segment, TranscriptionInfo, TranscriptionParams, Word
 
-log = logging.getLogger(__name__)
-T = TypeVar("T")
 GRANULARITIES = ("word", "segment")
 STREAM_FORMATS = ("json", "text")
 
@@ -85,23 +60,6 @@ def _language(info: EngineInfo, language: str | None) -> str | None:
     return code
 
 
-def decode_upload(data: bytes, *, max_bytes: int, max_seconds: float) -> Float32:
-    """An uploaded file -> 16 kHz mono float32; a bad or too-large file is a 4xx error."""
-    if len(data) > max_bytes:
-        raise RequestTooLarge(
-            f"the file is {len(data)} bytes; the limit is {max_bytes}", param="file"
-        )
-    try:
-        samples, _ = codecs.decode(data, sample_rate=STT_SAMPLE_RATE, max_seconds=max_seconds)
-    except PolyvoxError:
-        raise
-    except Exception as exc:  # PyAV raises more than FFmpegError on hostile input
-        raise UnsupportedAudio(f"could not decode the audio file: {exc}", param="file") from exc
-    if len(samples) == 0:
-        raise UnsupportedAudio("the file contains no audio samples", param="file")
-    return samples
-
-
 @dataclass
 class Timeline:
     """Keeps segment and word times in [0, duration], ordered and never overlapping.
@@ -110,7 +68,7 @@ class Timeline:
     step back a little between windows; clients should never see that.
     """
 
-    duration: float
+    duration: float = math.inf
     _segment_end: float = 0.0
     _word_end: float = 0.0
     _next_id: int = 0
@@ -126,9 +84,13 @@ class Timeline:
         self._word_end = end
         return replace(word, start=start, end=end)
 
-    def place(self, segment: Segment) -> Segment:
-        """The segment renumbered from 0; it and its words in order, inside [0, duration]."""
-        start, end = self._span(segment.start, segment.end, self._segment_end, self.duration)
+    def place(self, segment: Segment, ceiling: float | None = None) -> Segment:
+        """The segment renumbered from 0; it and its words in order, inside [0, ceiling].
+
+        ``ceiling`` (the end of the audio decoded so far) defaults to ``duration``.
+        """
+        ceiling = self.duration if ceiling is None else min(ceiling, self.duration)
+        start, end = self._span(segment.start, segment.end, self._segment_end, ceiling)
         self._segment_end = end
         words = tuple(self._word(w, start, end) for w in segment.words)
         placed = replace(segment, id=self._next_id, start=start, end=end, words=words)
@@ -149,81 +111,9 @@ class Transcript:
         return subtitles.full_text(self.segments)
 
 
-@dataclass
-class TranscriptionJob:
-    """A validated request with its decoded audio; streams segments as they are decoded."""
-
-    model: str
-    pool: ModelPool
-    request: TranscriptionRequest
-    response_format: str
-    scheduler: Scheduler
-    metrics: Metrics
-    granularities: tuple[str, ...] = ()
-    info: TranscriptionInfo | None = None
-    text_parts: list[str] = field(default_factory=list)
-
-    @property
-    def duration(self) -> float:
-        """Seconds of audio to transcribe."""
-        return len(self.request.audio) / STT_SAMPLE_RATE
-
-    def _start(self, engine: STTEngine) -> tuple[Iterator[Segment], TranscriptionInfo]:
-        return self._guard(lambda: engine.transcribe(self.request))
-
-    def _guard(self, step: Callable[[], T]) -> T:
-        try:
-            return step()
-        except PolyvoxError:
-            raise
-        except Exception as exc:
-            log.exception("engine %s failed to transcribe", self.model)
-            raise EngineFailure(f"model {self.model!r} failed to transcribe: {exc}") from exc
-
-    async def segments(self) -> AsyncIterator[Segment]:
-        """Segments in order; each 30 s window is decoded in a worker thread when asked for."""
-        ticket = self.scheduler.admit()  # 429 here, while the response can still say so
-        finished = False
-        try:
-            async with self.pool.lease(self.model) as engine:
-                async for segment in self._decode(cast(STTEngine, engine), ticket):
-                    yield segment
-            finished = True
-            self.metrics.transcribed_seconds.labels(self.model).inc(self.duration)
-        finally:
-            ticket.close()
-            if not finished:
-                self.metrics.cancelled.labels(self.model).inc()
-
-    async def _decode(self, engine: STTEngine, ticket: Ticket) -> AsyncIterator[Segment]:
-        async with ticket.turn():
-            pending, self.info = await run_blocking(partial(self._start, engine))
-        timeline = Timeline(self.duration)
-        try:
-            while True:
-                async with ticket.turn():
-                    found = await run_blocking(partial(self._guard, partial(next, pending, None)))
-                if found is None:
-                    return
-                segment = timeline.place(found)
-                self.metrics.segments.labels(self.model).inc()
-                self.text_parts.append(segment.text)
-                yield segment
-        finally:
-            close = getattr(pending, "close", None)
-            if close is not None:
-                close()
-
-    async def result(self) -> Transcript:
-        """Every segment, collected."""
-        found = tuple([s async for s in self.segments()])
-        assert self.info is not None
-        return Transcript(self.info, found)
-
-    async def render(self) -> str | subtitles.JsonBody:
-        """The whole response body in ``response_format``."""
-        transcript = await self.result()
-        return subtitles.render(
-            self.response_format, transcript.segments, language=transcript.info.language,
-            duration=self.duration, task=self.request.task, granularities=self.granularities,
-        )  # fmt: skip
+def shifted(segment: Segment, offset: float) -> Segment:
+    """``segment`` (and its words) moved ``offset`` seconds later: a block's times -> the file's."""
+    if not offset:
+        return segment
+    words = tuple(replace(w, start=w.start + offset, end=w.end + offset) for w in segment.words)
+    return replace(segment, start=segment.start + offset, end=segment.end + offset, words=words)

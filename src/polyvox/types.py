@@ -128,6 +128,8 @@ class TranscriptionRequest:
     word_timestamps: bool = False
     task: Task = "transcribe"
     params: Mapping[str, ParamValue] = field(default_factory=dict)
+    source_seconds: float | None = None
+    """Length of the whole upload ``audio`` is a block of (None: ``audio`` is all of it)."""
 
 
 @dataclass(frozen=True)

@@ -88,8 +88,10 @@ async def test_negative_ttl_keeps_models() -> None:
 
 async def test_load_failure_is_engine_unavailable_and_retried() -> None:
     pool, _, made = make_pool(fail=True)
-    with pytest.raises(EngineUnavailable, match="weights are corrupt"):
+    with pytest.raises(EngineUnavailable, match="failed to load") as failure:
         await pool.load("a")
+    assert "corrupt" not in failure.value.message  # the cause is logged, not sent
+    assert "request id" in failure.value.message
     made["a"].fail = False
     await pool.load("a")
     assert pool.loaded() == ["a"]

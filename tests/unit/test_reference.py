@@ -96,13 +96,25 @@ def test_guard_rejects_private_hosts(tmp_path: Path, host: str) -> None:
     with pytest.raises(InvalidRequest) as info:
         refs.fetch(f"http://{host}:9/voice.wav", param="ref_audio_url")
     assert info.value.param == "ref_audio_url"
-    assert "private" in info.value.message
+    # the refusal says why, and neither the host nor what it resolves to (no network map)
+    assert info.value.message == "ref_audio_url: refused: not a public address"
+
+
+@pytest.mark.parametrize(
+    "url", ["http://admin:hunter2@10.0.0.1/v.wav", "https://admin@127.0.0.1:8080/v.wav"]
+)
+def test_user_info_in_a_reference_url_is_refused_without_echo(tmp_path: Path, url: str) -> None:
+    with pytest.raises(InvalidRequest) as info:
+        store(tmp_path, schemes=["http", "https"]).fetch(url, param="ref_audio_url")
+    assert "not accepted" in info.value.message
+    for secret in ("admin", "hunter2", "10.0.0.1", "127.0.0.1"):
+        assert secret not in info.value.message
 
 
 def test_guard_blocks_before_any_request(tmp_path: Path, http_url: str) -> None:
     before = len(_Handler.hits)
     refs = store(tmp_path, schemes=["http"])
-    with pytest.raises(InvalidRequest, match="loopback"):
+    with pytest.raises(InvalidRequest, match="not a public address"):
         refs.resolve(ReferenceAudio(f"{http_url}/voice.wav", "ref_audio_url"))
     assert len(_Handler.hits) == before
 

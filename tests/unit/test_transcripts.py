@@ -1,4 +1,4 @@
-"""Pure transcription logic: subtitle formats, the timeline, validation, upload decoding."""
+"""Pure transcription logic: subtitle formats, the timeline, validation."""
 
 from __future__ import annotations
 
@@ -14,15 +14,12 @@ from polyvox.errors import (
     EngineUnavailable,
     InvalidRequest,
     ModelNotFound,
-    RequestTooLarge,
-    UnsupportedAudio,
 )
 from polyvox.languages import WHISPER_LANGUAGES, language_code, language_name
 from polyvox.service import SpeechService
 from polyvox.settings import Settings
-from polyvox.transcription import Timeline, check_request, decode_upload
+from polyvox.transcription import Timeline, check_request
 from polyvox.types import EngineInfo, Segment, TranscriptionParams, Word
-from tests.stt_audio import duration, speech_wav
 
 HELLO = (Word(" Hello", 0.0, 0.6), Word(" there.", 0.6, 1.5))
 SEGMENTS = (
@@ -165,19 +162,6 @@ def test_check_request_accepts() -> None:
     assert check_request(ENGLISH, params) == "en"
     translate = TranscriptionParams(model="whisper", file=b"x", task="translate", language="de")
     assert check_request(MULTI, translate) == "de"
-
-
-def test_decode_upload() -> None:
-    wav = speech_wav("Short.")
-    samples = decode_upload(wav, max_bytes=len(wav), max_seconds=60)
-    assert len(samples) / 16000 == pytest.approx(duration(wav), abs=0.01)
-    with pytest.raises(RequestTooLarge):
-        decode_upload(wav, max_bytes=len(wav) - 1, max_seconds=60)
-    with pytest.raises(RequestTooLarge, match="seconds"):
-        decode_upload(wav, max_bytes=len(wav), max_seconds=0.2)
-    for bad in (b"", b"just some text\n", wav[:44], b"\x00" * 2000):
-        with pytest.raises(UnsupportedAudio):
-            decode_upload(bad, max_bytes=10_000, max_seconds=60)
 
 
 def test_piper_only_configuration(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from polyvox.errors import InvalidRequest, MalformedRequest, Overloaded, PolyvoxError
+from polyvox.logs import with_request_id
 from polyvox.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,10 @@ def install(app: FastAPI, metrics: Metrics) -> None:
 
     async def on_http(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, HTTPException)
+        if isinstance(exc.__cause__, PolyvoxError):
+            # FastAPI turns any failure while reading a body into a generic 400; the
+            # cause (a body over the limit: 413) is the error the client should see
+            return respond(exc.__cause__)
         error = InvalidRequest(str(exc.detail))
         error.status_code = exc.status_code
         error.code = "not_found" if exc.status_code == 404 else "http_error"
@@ -59,7 +64,7 @@ def install(app: FastAPI, metrics: Metrics) -> None:
 
     async def on_unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)
-        return respond(PolyvoxError("internal server error"))
+        return respond(PolyvoxError(with_request_id("internal server error")))
 
     app.add_exception_handler(PolyvoxError, on_polyvox)
     app.add_exception_handler(RequestValidationError, on_validation)

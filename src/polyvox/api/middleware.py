@@ -26,6 +26,19 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+def _presented_key(scope: Scope) -> bytes | None:
+    """The key from ``Authorization: Bearer KEY`` or ``X-API-Key: KEY``; None otherwise.
+
+    A bare ``Authorization: KEY`` is not a credential scheme any client sends on purpose,
+    so it is refused rather than guessed at.
+    """
+    scheme, _, credential = (_header(scope, b"authorization") or "").strip().partition(" ")
+    if scheme.lower() == "bearer" and credential.strip():
+        return credential.strip().encode()
+    alternative = (_header(scope, b"x-api-key") or "").strip()
+    return alternative.encode() if alternative else None
+
+
 class RequestMiddleware:
     """Request id (X-Request-ID), API keys, body size limit and per-route metrics."""
 
@@ -45,7 +58,9 @@ class RequestMiddleware:
     def _authorized(self, scope: Scope) -> bool:
         if not self.keys or scope["path"] in OPEN_PATHS:
             return True
-        given = (_header(scope, b"authorization") or "").removeprefix("Bearer ").encode()
+        given = _presented_key(scope)
+        if given is None:
+            return False
         # compare with every key, so the time taken says nothing about which one matched
         matches = [hmac.compare_digest(given, key) for key in self.keys]
         return any(matches)
@@ -87,7 +102,9 @@ class RequestMiddleware:
 
         try:
             if not self._authorized(scope):
-                raise Unauthorized("a valid API key is required (Authorization: Bearer ...)")
+                raise Unauthorized(
+                    "a valid API key is required (Authorization: Bearer KEY, or X-API-Key: KEY)"
+                )
             self._check_size(scope)
             await self.app(scope, self._limited(receive), send_with_id)
         except PolyvoxError as exc:

@@ -14,7 +14,7 @@ from polyvox.types import ParamValue, SpeechParams
 class VoiceRef(BaseModel):
     """A voice given as an object, as newer OpenAI clients may send it."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     id: str = Field(min_length=1)
 
 
@@ -23,6 +23,7 @@ class SpeechBody(BaseModel):
 
     model_config = ConfigDict(
         extra="allow",
+        allow_inf_nan=False,
         json_schema_extra={
             "example": {"model": "tts-1", "input": "Hello from polyvox.", "voice": "alloy"}
         },

@@ -52,14 +52,20 @@ def serve(
     import uvicorn
 
     from polyvox.api import create_app
+    from polyvox.api.server import uvicorn_config
     from polyvox.logs import logging_config
 
     settings = load_settings(env_file, host=host, port=port, log_level=log_level)
-    uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port,
+    config = uvicorn_config(
+        create_app(settings), settings,
         log_config=logging_config(settings.log_level, settings.log_format),
         log_level=settings.log_level, timeout_graceful_shutdown=settings.shutdown_grace,
     )  # fmt: skip
+    server = uvicorn.Server(config)
+    with contextlib.suppress(KeyboardInterrupt):  # as uvicorn.run: Ctrl+C is a clean exit
+        server.run()
+    if not server.started:
+        raise typer.Exit(3)  # uvicorn.run's status for a server that never started
 
 
 def _format_for(output: str, fmt: str | None) -> str:

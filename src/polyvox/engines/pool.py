@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from polyvox.engines.base import Engine
 from polyvox.errors import EngineUnavailable, PolyvoxError
+from polyvox.logs import with_request_id
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,8 @@ class ModelPool:
                     raise
                 except Exception as exc:
                     log.exception("loading model %s failed", model)
-                    raise EngineUnavailable(f"model {model!r} failed to load: {exc}") from exc
+                    message = with_request_id(f"model {model!r} failed to load")
+                    raise EngineUnavailable(message) from exc
                 slot.loaded = True
                 seconds = time.perf_counter() - started
                 log.info("loaded model %s in %.2fs", model, seconds)

@@ -27,7 +27,9 @@ _MULTILINGUAL_VOCABULARY = 51865
 _TEMPERATURE_STEP = 0.2
 PARAMS = {
     "beam_size": ParamSpec("int", "Beam width; 1 decodes greedily.", None, 1, 20),
-    "vad_filter": ParamSpec("bool", "Drop non-speech with Silero VAD before decoding."),
+    "vad_filter": ParamSpec(
+        "bool", "Drop non-speech with Silero VAD before decoding (default: for audio over 30 s)."
+    ),
     "condition_on_previous_text": ParamSpec(
         "bool", "Prompt each 30 s window with the previous window's text."
     ),
@@ -121,7 +123,7 @@ class WhisperEngine:
     def options(self, req: TranscriptionRequest) -> dict[str, Any]:
         """faster-whisper ``transcribe()`` keyword arguments for a request."""
         s, p = self._settings, req.params
-        vad = bool(p.get("vad_filter", s.vad_filter))
+        vad = self._vad(req)
         return {
             "language": req.language,
             "task": req.task,
@@ -137,6 +139,14 @@ class WhisperEngine:
             "no_speech_threshold": float(p.get("no_speech_threshold", 0.6)),
             "hotwords": str(p["hotwords"]) if p.get("hotwords") else None,
         }
+
+    def _vad(self, req: TranscriptionRequest) -> bool:
+        """The request's choice, else the setting's, else VAD for long audio."""
+        chosen = req.params.get("vad_filter", self._settings.vad_filter)
+        if chosen is not None:
+            return bool(chosen)
+        seconds = req.source_seconds or len(req.audio) / STT_SAMPLE_RATE
+        return seconds > self._settings.vad_auto_seconds
 
     def transcribe(self, req: TranscriptionRequest) -> tuple[Iterator[Segment], TranscriptionInfo]:
         """Start decoding; the returned iterator decodes one 30 s window at a time."""

@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from polyvox.errors import StorageFailure, StorageUnavailable
+from polyvox.logs import with_request_id
 from polyvox.settings import StorageSettings
 
 log = logging.getLogger(__name__)
@@ -117,7 +118,8 @@ class ObjectStore:
             fs.pipe_file(path, data, **_content_type_kwargs(url, content_type))
         except Exception as exc:
             log.warning("upload to %s failed: %s", redact(url), type(exc).__name__)
-            raise StorageFailure(f"uploading to {redact(url)} failed: {exc}") from exc
+            message = with_request_id(f"uploading to {redact(url)} failed")
+            raise StorageFailure(message) from exc
         return StoredObject(url=url, signed_url=self.sign(url), size=len(data))
 
     def sign(self, url: str) -> str:
@@ -129,7 +131,9 @@ class ObjectStore:
             kwargs = gcs_signing(fs.credentials.credentials) if _is_gcs(url) else {}
             signed: str = fs.sign(path, expiration=self.settings.url_expiry, **kwargs)
         except Exception as exc:
-            raise StorageFailure(f"signing a URL for {redact(url)} failed: {exc}") from exc
+            log.warning("signing a URL for %s failed: %s", redact(url), type(exc).__name__)
+            message = with_request_id(f"signing a URL for {redact(url)} failed")
+            raise StorageFailure(message) from exc
         return signed
 
 

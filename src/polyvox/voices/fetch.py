@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import http.client
 import ipaddress
+import logging
 import socket
 import ssl
 import time
@@ -23,6 +24,7 @@ from polyvox.errors import InvalidRequest, RequestTooLarge
 from polyvox.settings import ReferenceSettings
 from polyvox.storage import redact
 
+log = logging.getLogger(__name__)
 _MAX_REDIRECTS = 3
 _READ_SIZE = 1 << 16
 Address = tuple[str, int]
@@ -42,16 +44,15 @@ def public_addresses(host: str, port: int, *, param: str) -> list[Address]:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
-        raise InvalidRequest(f"{param}: cannot resolve host {host!r}", param=param) from exc
+        raise InvalidRequest(f"{param}: cannot resolve the host", param=param) from exc
     addresses: list[Address] = []
     for *_, sockaddr in infos:
         ip = str(sockaddr[0])
         if not is_public_address(ip):
-            raise InvalidRequest(
-                f"{param}: host {host!r} resolves to a loopback, private or link-local address "
-                f"({ip}); set POLYVOX_REFERENCE__ALLOW_PRIVATE_ADDRESSES to allow it",
-                param=param,
-            )
+            # neither the address nor the URL's user info goes back: that would map the
+            # internal network for whoever probes it
+            log.info("reference fetch refused: %s resolves to %s", host, ip)
+            raise InvalidRequest(f"{param}: refused: not a public address", param=param)
         addresses.append((ip, int(sockaddr[1])))
     return addresses
 
@@ -131,6 +132,8 @@ class HttpFetcher:
                 raise InvalidRequest(
                     f"{param}: fetching {redact(url)} failed: {exc}", param=param
                 ) from None
+            except ValueError:  # http.client.InvalidURL: a port that is not a number, ...
+                raise InvalidRequest(f"{param}: not a valid URL", param=param) from None
         raise InvalidRequest(f"{param}: too many redirects", param=param)
 
     def _opener(self, param: str) -> urllib.request.OpenerDirector:

@@ -124,6 +124,10 @@ class ReferenceStore:
             allowed = ", ".join(f"{s}://" for s in self.settings.schemes)
             raise InvalidRequest(f"{param}: scheme must be one of {allowed}", param=param)
         if scheme in ("http", "https"):
+            if "@" in urlsplit(url).netloc:
+                raise InvalidRequest(
+                    f"{param}: user names and passwords in URLs are not accepted", param=param
+                )
             data = self._http.fetch(url, param=param)
         else:
             try:

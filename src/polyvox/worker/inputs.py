@@ -37,7 +37,7 @@ class JobResult:
 class JobInput(BaseModel):
     """Common behaviour of the accepted job shapes."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     shape: ClassVar[str] = ""
     fields: ClassVar[Mapping[str, str]] = {}
     """Service parameter name -> this shape's field name, for error messages."""
@@ -165,7 +165,7 @@ class XttsInput(JobInput):
 class NativeInput(JobInput):
     """polyvox's own shape, mirroring ``POST /v1/audio/speech``; extra fields are engine params."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False)
     shape: ClassVar[str] = "native"
     model: str | None = Field(None, min_length=1)
     input: str

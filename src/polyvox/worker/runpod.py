@@ -19,6 +19,7 @@ from typing import Any
 
 from polyvox.errors import EngineFailure, PolyvoxError, StorageUnavailable
 from polyvox.jobs import SpeechJob, run_blocking
+from polyvox.logs import request_id
 from polyvox.service import SpeechService
 from polyvox.settings import Settings
 from polyvox.storage import StoredObject
@@ -67,6 +68,7 @@ class RunPodWorker:
     async def handle(self, job: Mapping[str, Any]) -> dict[str, Any]:
         """Standard (async) handler: the whole result in one output, shaped like the input."""
         spec: JobInput | None = None
+        request_id.set(str(job.get("id") or "-"))  # the job's own task: its context
         try:
             spec = parse_input(job.get("input"))
             started = time.perf_counter()
@@ -82,6 +84,7 @@ class RunPodWorker:
     async def stream(self, job: Mapping[str, Any]) -> AsyncIterator[dict[str, Any]]:
         """Generator handler: audio chunks as partials, then the shape's summary without audio."""
         spec: JobInput | None = None
+        request_id.set(str(job.get("id") or "-"))
         try:
             spec = parse_input(job.get("input"))
             started = time.perf_counter()

@@ -5,16 +5,17 @@ Each is a thin adapter: parse the old body, build SpeechParams, call the same Sp
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Literal
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from polyvox.api.deps import ServiceDep, StateDep
 from polyvox.api.routes import models, speech
+from polyvox.api.streaming import started, unless_disconnected
 from polyvox.errors import InvalidRequest
+from polyvox.service import SpeechService
 from polyvox.types import ParamValue, SpeechParams
 
 router = APIRouter(tags=["compatibility"])
@@ -24,7 +25,7 @@ _QWEN_FORMATS = {"wav": "wav", "mp3": "mp3", "ogg": "opus"}
 class VoiceAttributes(BaseModel):
     """Qwen-TTS voice description; only engines that declare these attributes accept them."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     gender: Literal["male", "female", "neutral"] | None = None
     age: int | None = Field(None, ge=1, le=120)
     emotion: str | None = Field(None, min_length=1, max_length=50)
@@ -33,7 +34,7 @@ class VoiceAttributes(BaseModel):
 class QwenBody(BaseModel):
     """Fields shared by the Qwen-TTS requests."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     text: str | None = None
     temperature: float | None = Field(None, ge=0.0, le=2.0)
     voice_attributes: VoiceAttributes | None = None
@@ -58,6 +59,7 @@ class QwenStreamBody(QwenBody):
 
     model_config = ConfigDict(
         extra="forbid",
+        allow_inf_nan=False,
         json_schema_extra={
             "example": {
                 "text": "Привет, мир!",
@@ -79,7 +81,7 @@ class QwenFullBody(QwenBody):
 class SynthesizeBody(BaseModel):
     """The lean proxy's ``POST /synthesize``; extra fields are engine parameters."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False)
     text: str
     model: str | None = Field(None, min_length=1)
     voice: str | None = Field(None, validation_alias=AliasChoices("voice", "speaker"))
@@ -102,26 +104,19 @@ class SynthesizeBody(BaseModel):
         )  # fmt: skip
 
 
-async def _chain(first: bytes | None, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    if first:
-        yield first
-    async for data in rest:
-        yield data
-
-
 @router.post("/tts", response_class=Response)
-async def qwen_tts(body: QwenFullBody, service: ServiceDep, state: StateDep) -> Response:
+async def qwen_tts(
+    body: QwenFullBody, request: Request, service: ServiceDep, state: StateDep
+) -> Response:
     """Qwen-TTS full synthesis: one wav, mp3 or ogg file."""
     compat = state.settings.compat
-    job = await service.prepare(
-        body.params(compat.qwen_model, compat.qwen_voice, _QWEN_FORMATS[body.format])
-    )
-    return Response(await job.collect(), media_type=job.media_type)
+    params = body.params(compat.qwen_model, compat.qwen_voice, _QWEN_FORMATS[body.format])
+    return await unless_disconnected(request, _whole_file(service, params))
 
 
 @router.post("/stream-tts", response_class=StreamingResponse)
 async def qwen_stream_tts(
-    body: QwenStreamBody, service: ServiceDep, state: StateDep
+    body: QwenStreamBody, request: Request, service: ServiceDep, state: StateDep
 ) -> StreamingResponse:
     """Qwen-TTS streaming synthesis: a chunked WAV stream."""
     if body.tokens is not None:
@@ -133,16 +128,22 @@ async def qwen_stream_tts(
     if body.max_length is not None:
         extra["max_length"] = body.max_length
     compat = state.settings.compat
-    job = await service.prepare(body.params(compat.qwen_model, compat.qwen_voice, "wav", **extra))
-    stream = job.stream()
-    first = await anext(stream, None)  # a failure on the first audio is still a status code
-    return StreamingResponse(_chain(first, stream), media_type=job.media_type)
+    params = body.params(compat.qwen_model, compat.qwen_voice, "wav", **extra)
+    job = await unless_disconnected(request, service.prepare(params))
+    return StreamingResponse(await started(request, job.stream()), media_type=job.media_type)
 
 
 @router.post("/synthesize", response_class=Response)
-async def synthesize(body: SynthesizeBody, service: ServiceDep, state: StateDep) -> Response:
+async def synthesize(
+    body: SynthesizeBody, request: Request, service: ServiceDep, state: StateDep
+) -> Response:
     """Lean proxy synthesis: the whole file (WAV unless ``format`` says otherwise)."""
-    job = await service.prepare(body.to_params(state.settings.compat.proxy_model))
+    params = body.to_params(state.settings.compat.proxy_model)
+    return await unless_disconnected(request, _whole_file(service, params))
+
+
+async def _whole_file(service: SpeechService, params: SpeechParams) -> Response:
+    job = await service.prepare(params)
     return Response(await job.collect(), media_type=job.media_type)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import AsyncIterator
 from typing import Annotated, Literal
@@ -12,10 +11,11 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response, Streami
 from starlette.datastructures import FormData
 
 from polyvox.api.deps import ServiceDep
+from polyvox.api.streaming import sse_event, started, unless_disconnected
 from polyvox.api.uploads import UploadLimitRoute, form_value
-from polyvox.errors import EngineFailure, PolyvoxError
+from polyvox.errors import EngineFailure, InvalidRequest, PolyvoxError
 from polyvox.subtitles import MEDIA_TYPES, TranscriptFormat
-from polyvox.transcription import TranscriptionJob
+from polyvox.transcription_job import TranscriptionJob
 from polyvox.types import ParamValue, Segment, Task, TranscriptionParams
 
 router = APIRouter(tags=["transcriptions"], route_class=UploadLimitRoute)
@@ -37,7 +37,7 @@ FileField = Annotated[UploadFile, File(description="Audio: wav, mp3, m4a, ogg, w
 ModelField = Annotated[str, Form(min_length=1, description="Model id, alias or whisper-1.")]
 PromptField = Annotated[str | None, Form(description="Text to guide style or spelling.")]
 FormatField = Annotated[TranscriptFormat, Form()]
-TemperatureField = Annotated[float | None, Form(ge=0.0, le=1.0)]
+TemperatureField = Annotated[float | None, Form(ge=0.0, le=1.0, allow_inf_nan=False)]
 LanguageField = Annotated[str | None, Form(description="ISO-639-1 code of the speech, e.g. en.")]
 GranularityField = Annotated[
     list[Granularity] | None,
@@ -54,40 +54,35 @@ def _engine_params(form: FormData) -> dict[str, ParamValue]:
     }
 
 
-def _event(payload: dict[str, object]) -> str:
-    return f"data: {json.dumps(payload, separators=(',', ':'))}\n\n"
-
-
 async def _sse(job: TranscriptionJob, segments: AsyncIterator[Segment]) -> AsyncIterator[str]:
     try:
         async for segment in segments:
-            yield _event({"type": "transcript.text.delta", "delta": segment.text})
+            yield sse_event({"type": "transcript.text.delta", "delta": segment.text})
     except PolyvoxError as exc:
-        yield _event({"type": "error", **exc.to_dict()})
+        yield sse_event({"type": "error", **exc.to_dict()})
         return
     except Exception:
         log.exception("transcription stream failed")
-        yield _event({"type": "error", **EngineFailure("transcription failed").to_dict()})
+        yield sse_event({"type": "error", **EngineFailure("transcription failed").to_dict()})
         return
     text = "".join(job.text_parts).strip()
-    yield _event({"type": "transcript.text.done", "text": text})
+    yield sse_event({"type": "transcript.text.done", "text": text})
 
 
-async def _chain(first: Segment | None, rest: AsyncIterator[Segment]) -> AsyncIterator[Segment]:
-    if first is not None:
-        yield first
-    async for segment in rest:
-        yield segment
+def _one_file(form: FormData) -> None:
+    """Several ``file`` parts would leave the choice to the parser: refuse them."""
+    count = len(form.getlist("file"))
+    if count > 1:
+        raise InvalidRequest(
+            f"send one audio file per request; this one has {count} 'file' parts", param="file"
+        )
 
 
-async def _respond(job: TranscriptionJob, stream: bool) -> Response:
+async def _respond(request: Request, job: TranscriptionJob, stream: bool) -> Response:
     if stream:
-        segments = job.segments()
-        # Decode the first window before answering, so a failure on it is still a status.
-        first = await anext(segments, None)
-        events = _sse(job, _chain(first, segments))
-        return StreamingResponse(events, media_type="text/event-stream")
-    body = await job.render()
+        segments = await started(request, job.segments())
+        return StreamingResponse(_sse(job, segments), media_type="text/event-stream")
+    body = await unless_disconnected(request, job.render())
     if isinstance(body, dict):
         return JSONResponse(body)
     return PlainTextResponse(body, media_type=MEDIA_TYPES[job.response_format])
@@ -110,14 +105,17 @@ async def create_transcription(
     stream: Annotated[bool, Form()] = False,
 ) -> Response:
     """Transcribe audio; every request error is raised before the first byte is sent."""
+    form = await request.form()
+    _one_file(form)
     both = [*(granularities or ()), *(granularities_plain or ())]
     params = TranscriptionParams(
         model=model, file=await file.read(), language=language, prompt=prompt,
         response_format=response_format, temperature=temperature,
         timestamp_granularities=tuple(dict.fromkeys(both)), stream=stream,
-        params=_engine_params(await request.form()),
+        params=_engine_params(form),
     )  # fmt: skip
-    return await _respond(await service.transcribe(params), stream)
+    job = await unless_disconnected(request, service.transcribe(params))
+    return await _respond(request, job, stream)
 
 
 @router.post("/v1/audio/translations", responses=_TEXT_RESPONSES)
@@ -133,9 +131,12 @@ async def create_translation(
 ) -> Response:
     """Translate speech into English text (``language``, a polyvox extension, names the source)."""
     task: Task = "translate"
+    form = await request.form()
+    _one_file(form)
     params = TranscriptionParams(
         model=model, file=await file.read(), language=language, prompt=prompt,
         response_format=response_format,
-        temperature=temperature, task=task, params=_engine_params(await request.form()),
+        temperature=temperature, task=task, params=_engine_params(form),
     )  # fmt: skip
-    return await _respond(await service.transcribe(params), False)
+    job = await unless_disconnected(request, service.transcribe(params))
+    return await _respond(request, job, False)

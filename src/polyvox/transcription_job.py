@@ -1,0 +1,158 @@
+"""TranscriptionJob: one admitted transcription, decoded and transcribed block by block.
+
+The upload stays compressed until the job is admitted; then it is decoded one bounded
+block at a time (``POLYVOX_STT_BLOCK_SECONDS``), each block transcribed window by window
+off the event loop, so memory per job does not grow with the length of the audio.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field, replace
+from functools import partial
+from typing import TypeVar, cast
+
+from polyvox import subtitles
+from polyvox.decoding import Block, BlockDecoder
+from polyvox.engines.base import STTEngine
+from polyvox.engines.pool import ModelPool
+from polyvox.errors import EngineFailure, PolyvoxError
+from polyvox.jobs import run_blocking
+from polyvox.logs import with_request_id
+from polyvox.metrics import Metrics
+from polyvox.scheduler import Scheduler, Ticket
+from polyvox.transcription import Timeline, Transcript, shifted
+from polyvox.types import STT_SAMPLE_RATE, Segment, TranscriptionInfo, TranscriptionRequest
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Source:
+    """An uploaded file, probed but not decoded, and how to decode it."""
+
+    data: bytes
+    declared_seconds: float | None
+    block_seconds: float
+    max_seconds: float
+
+    def decoder(self) -> BlockDecoder:
+        """A fresh block decoder at the STT sample rate."""
+        return BlockDecoder(
+            self.data, rate=STT_SAMPLE_RATE, block_seconds=self.block_seconds,
+            max_seconds=self.max_seconds,
+        )  # fmt: skip
+
+
+@dataclass
+class TranscriptionJob:
+    """A validated request with its (still compressed) audio; streams segments as decoded."""
+
+    model: str
+    pool: ModelPool
+    request: TranscriptionRequest
+    """Every option of the engine call; its ``audio`` is filled in block by block."""
+    source: Source
+    response_format: str
+    scheduler: Scheduler
+    metrics: Metrics
+    granularities: tuple[str, ...] = ()
+    info: TranscriptionInfo | None = None
+    duration: float = 0.0
+    """Seconds of audio decoded so far (all of it once the segments are exhausted)."""
+    text_parts: list[str] = field(default_factory=list)
+
+    def _guard(self, step: Callable[[], T]) -> T:
+        try:
+            return step()
+        except PolyvoxError:
+            raise
+        except Exception as exc:
+            log.exception("engine %s failed to transcribe", self.model)
+            message = with_request_id(f"model {self.model!r} failed to transcribe")
+            raise EngineFailure(message) from exc
+
+    async def segments(self) -> AsyncIterator[Segment]:
+        """Segments in order; admission comes first, decoding only once admitted."""
+        ticket = self.scheduler.admit()  # 429 here, while the response can still say so
+        finished = False
+        try:
+            async with self.pool.lease(self.model) as engine:
+                async for segment in self._blocks(cast(STTEngine, engine), ticket):
+                    yield segment
+            finished = True
+            self.metrics.transcribed_seconds.labels(self.model).inc(self.duration)
+        finally:
+            ticket.close()
+            if not finished:
+                self.metrics.cancelled.labels(self.model).inc()
+
+    async def _blocks(self, engine: STTEngine, ticket: Ticket) -> AsyncIterator[Segment]:
+        async with ticket.turn():
+            decoder = await run_blocking(self.source.decoder)
+        timeline = Timeline()
+        try:
+            while True:
+                async with ticket.turn():
+                    block = await run_blocking(partial(next, decoder, None))
+                if block is None:
+                    return
+                self.duration = block.end
+                async for segment in self._block(engine, ticket, block, timeline):
+                    yield segment
+        finally:
+            decoder.close()
+
+    def _block_request(self, block: Block) -> TranscriptionRequest:
+        """The engine call for one block; later blocks keep the language of the first."""
+        language = self.request.language or (self.info.language if self.info else None)
+        declared = self.source.declared_seconds
+        return replace(
+            self.request, audio=block.samples, language=language,
+            source_seconds=max(declared or 0.0, block.end),
+        )  # fmt: skip
+
+    async def _block(
+        self, engine: STTEngine, ticket: Ticket, block: Block, timeline: Timeline
+    ) -> AsyncIterator[Segment]:
+        request = self._block_request(block)
+        async with ticket.turn():
+            start = partial(self._guard, partial(engine.transcribe, request))
+            pending, info = await run_blocking(start)
+        if self.info is None:
+            self.info = info
+        try:
+            async for segment in self._decode(pending, ticket):
+                placed = timeline.place(shifted(segment, block.start), ceiling=block.end)
+                self.metrics.segments.labels(self.model).inc()
+                self.text_parts.append(placed.text)
+                yield placed
+        finally:
+            close = getattr(pending, "close", None)
+            if close is not None:
+                close()
+
+    async def _decode(self, pending: Iterator[Segment], ticket: Ticket) -> AsyncIterator[Segment]:
+        """The engine's segments, each window decoded in a worker thread during a turn."""
+        while True:
+            async with ticket.turn():
+                found = await run_blocking(partial(self._guard, partial(next, pending, None)))
+            if found is None:
+                return
+            yield found
+
+    async def result(self) -> Transcript:
+        """Every segment, collected; the info's duration is the whole file's."""
+        found = tuple([s async for s in self.segments()])
+        info = self.info or TranscriptionInfo(language=self.request.language or "", duration=0.0)
+        return Transcript(replace(info, duration=self.duration), found)
+
+    async def render(self) -> str | subtitles.JsonBody:
+        """The whole response body in ``response_format``."""
+        transcript = await self.result()
+        return subtitles.render(
+            self.response_format, transcript.segments, language=transcript.info.language,
+            duration=self.duration, task=self.request.task, granularities=self.granularities,
+        )  # fmt: skip
