@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import socket
 import statistics
 import subprocess
@@ -28,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+
+from sections import write_section
 
 SHORTS = [
     "Please confirm your appointment for tomorrow at nine.",
@@ -190,17 +191,6 @@ def report(results: dict[str, dict[str, float]], command: str) -> str:
     return "\n".join(lines)
 
 
-def write(path: Path, body: str) -> None:
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    block = f"<!-- mixed:start -->\n{body}\n<!-- mixed:end -->"
-    pattern = re.compile(r"<!-- mixed:start -->.*?<!-- mixed:end -->", re.S)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: block, text)
-    else:
-        text += f"\n## Mixed traffic: fair vs first-come-first-served\n\n{block}\n"
-    path.write_text(text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=40.0, help="mixed phase length")
@@ -212,7 +202,7 @@ def main() -> None:
     body = report(results, command.strip())
     print(body)
     if args.write:
-        write(args.write, body)
+        write_section(args.write, "mixed", "Mixed traffic: fair vs first-come-first-served", body)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ import httpx
 
 from machine import ROOT, OtherLoad, describe, wait_for_quiet
 from results import Target
+from sections import write_section
 from server_process import ServerProcess, polyvox_server
 from texts import LONG_TEXT
 
@@ -198,8 +199,11 @@ class Result:
 def targets(r: Result) -> list[Target]:
     """The acceptance line of the hardening issue, judged on this run."""
     ratio, fives = r.rss_mb[1] / r.rss_mb[0], r.tally.total("5xx")
+    errors = r.tally.total("errors")
     return [
         Target("0 responses with a 5xx status", str(fives), fives == 0),
+        Target("0 broken responses (no status, cut body) not hung up on purpose",
+               str(errors), errors == 0),
         Target("0 jobs in flight after the run",
                f"{r.inflight:g} ({r.drain_s:.1f} s of polling /metrics)", r.inflight == 0),
         Target("settled RSS after the run within 10% of the baseline",
@@ -232,18 +236,6 @@ def report(r: Result, args: argparse.Namespace, command: str) -> str:
         *(f"| {t.name} | {t.measured} | {t.verdict} |" for t in targets(r)),
     ]  # fmt: skip
     return "\n".join(lines)
-
-
-def write(path: Path, body: str) -> None:
-    """Replace the soak section (between its markers) of ``path``, or append it."""
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    block = f"<!-- soak:start -->\n{body}\n<!-- soak:end -->"
-    pattern = re.compile(r"<!-- soak:start -->.*?<!-- soak:end -->", re.S)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: block, text)
-    else:
-        text = f"{text.rstrip()}\n\n## Soak: mixed traffic with hang-ups\n\n{block}\n"
-    path.write_text(text, encoding="utf-8")
 
 
 def run(server: ServerProcess, args: argparse.Namespace) -> Result:
@@ -289,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     body = report(result, args, shlex.join([python, os.path.relpath(__file__), *argv]))
     print(body)
     if args.write:
-        write(args.write, body)
+        write_section(args.write, "soak", "Soak: mixed traffic with hang-ups", body)
         print(f"wrote {args.write}")
     return 0 if all(t.passed for t in targets(result)) else 1
 

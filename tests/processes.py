@@ -71,3 +71,13 @@ def settled_rss_mb(pid: int, timeout: float = 10.0) -> float:
             return now
         last = now
     return last
+
+
+def stop(proc: subprocess.Popen[Any], timeout: float = 30) -> None:
+    """SIGTERM, then SIGKILL if the process is still there after ``timeout`` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=timeout)

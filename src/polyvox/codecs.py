@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ import av
 import numpy as np
 
 from polyvox.audio import Float32, float_to_int16
+from polyvox.decoding import open_audio
 from polyvox.errors import InvalidRequest, RequestTooLarge, UnsupportedAudio
 
 AudioFormat = Literal["mp3", "opus", "aac", "flac", "wav", "pcm"]
@@ -222,13 +222,8 @@ def decode(
 
     Audio longer than ``max_seconds`` raises RequestTooLarge as soon as decoding passes it.
     """
-    if not data:
-        raise UnsupportedAudio("the audio file is empty", param="file")
     try:
-        with av.open(io.BytesIO(data), "r") as container:
-            if not container.streams.audio:
-                raise UnsupportedAudio("the file has no audio stream", param="file")
-            stream = container.streams.audio[0]
+        with open_audio(data) as (container, stream):
             rate = sample_rate or stream.codec_context.sample_rate
             resampler = av.AudioResampler("flt", "mono", rate)
             parts = [

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,6 +70,17 @@ def _declared_seconds(container: Any, stream: Any) -> float | None:
     return None
 
 
+@contextmanager
+def open_audio(data: bytes) -> Iterator[tuple[Any, Any]]:
+    """The container and its first audio stream; empty or audio-less files are 415s."""
+    if not data:
+        raise UnsupportedAudio("the audio file is empty", param="file")
+    with av.open(io.BytesIO(data), "r") as container:
+        if not container.streams.audio:
+            raise UnsupportedAudio("the file has no audio stream", param="file")
+        yield container, container.streams.audio[0]
+
+
 def probe(data: bytes, *, max_bytes: int, max_seconds: float) -> float | None:
     """Check an upload without decoding it all; returns its declared length, if it has one.
 
@@ -78,13 +91,8 @@ def probe(data: bytes, *, max_bytes: int, max_seconds: float) -> float | None:
         raise RequestTooLarge(
             f"the file is {len(data)} bytes; the limit is {max_bytes}", param="file"
         )
-    if not data:
-        raise UnsupportedAudio("the audio file is empty", param="file")
     try:
-        with av.open(io.BytesIO(data), "r") as container:
-            if not container.streams.audio:
-                raise UnsupportedAudio("the file has no audio stream", param="file")
-            stream = container.streams.audio[0]
+        with open_audio(data) as (container, stream):
             declared = _declared_seconds(container, stream)
             if declared is not None and declared > max_seconds * _DECLARED_TOLERANCE:
                 raise _too_long(max_seconds)

@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.processes import spawn_server
+from tests.processes import spawn_server, stop
 
 pytestmark = pytest.mark.integration
 
@@ -83,12 +83,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             running.baseline = running.fds()
             yield running
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=30)
+            stop(proc)
 
 
 @dataclass

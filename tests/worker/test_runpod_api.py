@@ -18,6 +18,7 @@ import pytest
 
 from polyvox import codecs
 from tests.conftest import free_port
+from tests.processes import stop
 from tests.worker.test_handler import CHATTERBOX_OK, CHATTERBOX_SEED, XTTS_OK, XTTS_SEED
 
 pytestmark = pytest.mark.integration
@@ -57,12 +58,7 @@ def start_worker(env_extra: dict[str, str], log: Path) -> Iterator[str]:
             raise RuntimeError(f"worker not ready: {log.read_text(errors='replace')[-3000:]}")
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=20)
+        stop(proc, timeout=20)
 
 
 @pytest.fixture(scope="module")
