@@ -147,6 +147,13 @@ def wav_header(sample_rate: int, data_bytes: int | None = None) -> bytes:
     )  # fmt: skip
 
 
+def with_wav_sizes(data: bytes, sample_rate: int) -> bytes:
+    """A streamed WAV (sizes 0xFFFFFFFF) as a file: the header carries the real sizes."""
+    if len(data) < 44:
+        return data
+    return wav_header(sample_rate, len(data) - 44) + data[44:]
+
+
 class _PcmEncoder:
     """Raw s16le (``pcm``) or the same behind a streaming WAV header (``wav``)."""
 

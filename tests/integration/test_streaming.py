@@ -40,7 +40,8 @@ def test_first_bytes_arrive_before_synthesis_ends(live_server: LiveServer) -> No
         rest = b"".join(parts)
     assert first[:4] == b"RIFF"
     assert synthesized_at_first_byte <= 4, "the first bytes must not wait for the whole text"
-    assert chunks(live_server) - before == len(SENTENCES)
+    # alone on the model, with audio ahead of real time, calls grow: fewer than sentences
+    assert 2 < chunks(live_server) - before < len(SENTENCES)
     assert len(first) + len(rest) > 44 + 2 * 22050 * 60  # over a minute of audio
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from polyvox.engines import registry
 from polyvox.settings import Settings
 
 README = Path(__file__).parents[2] / "README.md"
@@ -20,6 +21,17 @@ def env_names(model: type[BaseModel], prefix: str = "POLYVOX_") -> list[str]:
         else:
             names.append(f"{prefix}{name.upper()}")
     return names
+
+
+def test_every_engine_option_is_in_the_readme() -> None:
+    text = README.read_text()
+    missing = [
+        f"POLYVOX_{engine.upper()}__{option.upper()}"
+        for engine in registry.BUILTIN
+        for option in registry.load_class(engine).Options.model_fields
+        if f"`POLYVOX_{engine.upper()}__{option.upper()}`" not in text or f"`{option}`" not in text
+    ]
+    assert not missing, missing
 
 
 def test_every_setting_is_in_the_readme() -> None:

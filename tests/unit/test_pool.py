@@ -15,17 +15,18 @@ class CountingEngine:
     """A stand-in engine that counts loads (we test the pool's logic, not an engine)."""
 
     def __init__(self, name: str, fail: bool = False) -> None:
-        self.info = EngineInfo(name=name, kind="tts", description="test")
+        self.info = EngineInfo(model=name, engine="counting", kind="tts", description="test")
         self.loads = 0
         self.unloads = 0
         self.fail = fail
 
-    def load(self) -> None:
+    async def load(self) -> None:
+        await asyncio.sleep(0.01)  # a real load yields to the loop: concurrent users wait
         if self.fail:
             raise RuntimeError("weights are corrupt")
         self.loads += 1
 
-    def unload(self) -> None:
+    async def unload(self) -> None:
         self.unloads += 1
 
 

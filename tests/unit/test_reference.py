@@ -7,7 +7,7 @@ import hashlib
 import http.server
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -232,7 +232,7 @@ class _CloningEngine:
     """A fake engine that clones voices, to see the service hand it the cached reference."""
 
     info = EngineInfo(
-        name="cloner", kind="tts", description="fake", voice_cloning=True,
+        model="cloner", engine="fake", kind="tts", description="fake", voice_cloning=True,
         voice_attributes=("gender",), languages=("pt",), sample_rate=16000,
     )  # fmt: skip
     default_voice = "default"
@@ -240,19 +240,20 @@ class _CloningEngine:
     def voices(self) -> list[VoiceInfo]:
         return [VoiceInfo("default", "default", "pt", "cloner", 16000)]
 
-    def load(self) -> None:
+    async def load(self) -> None:
         pass
 
-    def unload(self) -> None:
+    async def unload(self) -> None:
         pass
 
-    def synthesize(self, req: Any) -> Iterator[AudioChunk]:
+    async def synthesize(self, req: Any) -> AsyncIterator[AudioChunk]:
         yield AudioChunk(np.zeros(1600, dtype=np.float32), 16000)
 
 
 def test_service_fetches_reference_for_cloning_engines(tmp_path: Path) -> None:
     settings = Settings(
-        engines=["cloner"], preload=[], reference={"cache_dir": tmp_path},  # type: ignore[arg-type]
+        models={"cloner": {"engine": "piper"}},  # served by the fake below
+        preload=[], reference={"cache_dir": tmp_path},  # type: ignore[arg-type]
     )  # fmt: skip
     service = SpeechService(settings, ModelPool(lambda _: _CloningEngine()))
     params = SpeechParams(

@@ -21,18 +21,18 @@ def params(**kw: Any) -> SpeechParams:
 
 def test_model_names_resolve(service: SpeechService) -> None:
     for name in ("piper", "tts-1", "tts-1-hd", "gpt-4o-mini-tts"):
-        assert service.engine(name).info.name == "piper"
+        assert service.catalogue.engine(name).info.model == "piper"
     with pytest.raises(ModelNotFound):
-        service.engine("whisper-9000")
+        service.catalogue.engine("whisper-9000")
 
 
 def test_voice_names_resolve(service: SpeechService) -> None:
-    assert service.resolve_voice("piper", None).id == "en_US-joe-medium"
-    assert service.resolve_voice("tts-1", "alloy").id == "en_US-joe-medium"
-    assert service.resolve_voice("tts-1", "Nova").id == "en_US-joe-medium"
-    assert service.resolve_voice("tts-1", "shimmer").id == "en_US-joe-medium"
+    assert service.catalogue.resolve_voice("piper", None).id == "en_US-joe-medium"
+    assert service.catalogue.resolve_voice("tts-1", "alloy").id == "en_US-joe-medium"
+    assert service.catalogue.resolve_voice("tts-1", "Nova").id == "en_US-joe-medium"
+    assert service.catalogue.resolve_voice("tts-1", "shimmer").id == "en_US-joe-medium"
     with pytest.raises(VoiceNotFound):
-        service.resolve_voice("piper", "en_GB-nobody")
+        service.catalogue.resolve_voice("piper", "en_GB-nobody")
 
 
 @pytest.mark.parametrize(

@@ -9,14 +9,15 @@ def chunks(t: str, **kw: int) -> list[str]:
     return [c.text for c in text.split(t, **kw)]
 
 
-def test_first_chunk_is_a_short_phrase_then_whole_sentences() -> None:
+def test_first_chunk_ends_at_a_clause_then_whole_sentences() -> None:
     t = (
         "When the morning train finally arrived at the station, everyone cheered loudly. "
         "Then they boarded. It left."
     )
     got = list(text.split(t, first_max_words=8))
-    assert got[0].text == "When the morning train finally arrived at the"
-    assert got[1].text == "station, everyone cheered loudly."
+    # never inside a clause: the first clause is longer than 8 words, and whole
+    assert got[0].text == "When the morning train finally arrived at the station,"
+    assert got[1].text == "everyone cheered loudly."
     assert not got[0].ends_sentence
     assert " ".join(c.text for c in got) == t
     assert [c.text for c in got[-2:]] == ["Then they boarded.", "It left."]
@@ -66,3 +67,39 @@ def test_unspeakable_text_yields_nothing() -> None:
 
 def test_control_characters_are_removed() -> None:
     assert text.normalize("he\x00llo\x1b world\u200b") == "hello world"
+
+
+def test_a_sentence_without_clauses_is_spoken_whole() -> None:
+    t = "the quick brown fox jumps over the lazy dog near the old barn"  # 13 words, no commas
+    assert chunks(t, first_max_words=8) == [t]
+
+
+def test_text_fed_in_pieces_gives_the_same_chunks() -> None:
+    t = (
+        "Well, when the morning train finally arrived at the station, everyone cheered. "
+        "Dr. Smith waved.\nThen they boarded the train, which left at noon. It was late!"
+    )
+    whole = text.split(t, max_chars=60, first_max_words=6)
+    for size in (1, 3, 7, 50):
+        splitter = text.Splitter(max_chars=60, first_max_words=6)
+        fed = [c for i in range(0, len(t), size) for c in splitter.feed(t[i : i + size])]
+        assert fed + splitter.flush() == whole, size
+
+
+def test_a_sentence_comes_out_as_soon_as_it_is_complete() -> None:
+    splitter = text.Splitter()
+    assert splitter.feed("Hello there") == []
+    assert splitter.feed(".") == []  # could still be "there.com"
+    assert [c.text for c in splitter.feed(" How")] == ["Hello there."]
+    assert [c.text for c in splitter.feed(" are you?\n")] == ["How are you?"]
+    assert splitter.flush() == []
+
+
+def test_the_first_phrase_goes_out_before_its_sentence_ends() -> None:
+    splitter = text.Splitter(first_max_words=8)
+    assert splitter.feed("Right then, so this is what we") == []  # the rest is still short
+    assert splitter.feed(" are going to do") == []  # 11 words could still be one sentence
+    assert splitter.feed(" now") == [text.TextChunk("Right then,", ends_sentence=False)]
+    assert [c.text for c in splitter.feed(" today. Next")] == [
+        "so this is what we are going to do now today."
+    ]

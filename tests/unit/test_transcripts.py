@@ -8,6 +8,7 @@ import webvtt
 
 from polyvox import subtitles
 from polyvox.api.uploads import form_value
+from polyvox.checks import check_transcription as check_request
 from polyvox.engines import whisper
 from polyvox.engines.whisper import is_multilingual, temperatures
 from polyvox.errors import (
@@ -18,7 +19,7 @@ from polyvox.errors import (
 from polyvox.languages import WHISPER_LANGUAGES, language_code, language_name
 from polyvox.service import SpeechService
 from polyvox.settings import Settings
-from polyvox.transcription import Timeline, check_request
+from polyvox.transcription import Timeline
 from polyvox.types import EngineInfo, Segment, TranscriptionParams, Word
 
 HELLO = (Word(" Hello", 0.0, 0.6), Word(" there.", 0.6, 1.5))
@@ -27,8 +28,8 @@ SEGMENTS = (
     Segment(1, 1.5, 3661.25, " A long one, with a comma."),
     Segment(2, 3661.25, 3661.25, "  "),
 )  # fmt: skip
-ENGLISH = EngineInfo("whisper", "stt", "test", languages=("en",))
-MULTI = EngineInfo("whisper", "stt", "test", languages=tuple(WHISPER_LANGUAGES))
+ENGLISH = EngineInfo("whisper", "whisper", "stt", "test", languages=("en",))
+MULTI = EngineInfo("whisper", "whisper", "stt", "test", languages=tuple(WHISPER_LANGUAGES))
 
 
 @pytest.mark.parametrize(
@@ -167,10 +168,10 @@ def test_check_request_accepts() -> None:
 def test_piper_only_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POLYVOX_ENGINES", '["piper"]')
     service = SpeechService(Settings(preload=[]))
-    assert [m.name for m in service.models()] == ["piper"]
+    assert [m.model for m in service.catalogue.models()] == ["piper"]
     for name in ("whisper", "whisper-1"):
         with pytest.raises(ModelNotFound):
-            service.stt_engine(name)
+            service.catalogue.stt_engine(name)
 
 
 def test_missing_whisper_library_is_an_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -181,4 +182,4 @@ def test_missing_whisper_library_is_an_install_hint(monkeypatch: pytest.MonkeyPa
 
 def test_a_tts_model_is_not_a_stt_model() -> None:
     with pytest.raises(InvalidRequest, match="not a speech-to-text model"):
-        SpeechService(Settings(preload=[])).stt_engine("piper")
+        SpeechService(Settings(preload=[])).catalogue.stt_engine("piper")

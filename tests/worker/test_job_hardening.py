@@ -53,7 +53,7 @@ def test_non_finite_numbers_are_refused(
 def test_engine_failure_text_stays_in_the_log(
     worker: RunPodWorker, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    engine = worker.service.pool.engine("piper")
+    engine = worker.service.pool.engine("piper").blocking  # type: ignore[attr-defined]
 
     def broken(*_: object, **__: object) -> Any:
         raise RuntimeError("/opt/internal/piper/voice.onnx: tensor shape mismatch")

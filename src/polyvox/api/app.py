@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -14,25 +13,21 @@ from polyvox import __version__
 from polyvox.api import errors
 from polyvox.api.deps import AppState
 from polyvox.api.middleware import RequestMiddleware
-from polyvox.api.routes import compat, health, models, speech, transcriptions, voices
+from polyvox.api.routes import (
+    compat,
+    health,
+    models,
+    speech,
+    speech_stream,
+    transcriptions,
+    voices,
+)
 from polyvox.api.routes import metrics as metrics_route
-from polyvox.errors import PolyvoxError
 from polyvox.metrics import Metrics
 from polyvox.service import SpeechService
 from polyvox.settings import Settings
 
 log = logging.getLogger(__name__)
-
-
-async def _preload(state: AppState) -> None:
-    try:
-        for model in state.settings.preload:
-            await state.service.pool.load(model)
-    except PolyvoxError as exc:
-        state.preload_error = exc.message
-        log.error("preloading failed: %s", exc.message)
-        return
-    state.ready.set()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -43,19 +38,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        state = AppState(settings=settings, service=SpeechService(settings, metrics=metrics))
-        app.state.polyvox = state
-        tasks = [
-            asyncio.create_task(_preload(state)),
-            asyncio.create_task(state.service.pool.run_reaper()),
-        ]
-        try:
+        async with SpeechService(settings, metrics=metrics) as service:
+            app.state.polyvox = AppState(settings=settings, service=service)
             yield
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            await state.service.pool.close()
 
     app = FastAPI(
         title="polyvox",
@@ -64,7 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app, metrics)
-    for module in (health, models, voices, speech, transcriptions, metrics_route):
+    for module in (health, models, voices, speech, speech_stream, transcriptions, metrics_route):
         app.include_router(module.router)
     app.include_router(compat.router)
     app.add_middleware(

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.requests import HTTPConnection
 
 from polyvox.service import SpeechService
 from polyvox.settings import Settings
@@ -18,12 +18,10 @@ class AppState:
 
     settings: Settings
     service: SpeechService
-    ready: asyncio.Event = field(default_factory=asyncio.Event)
-    preload_error: str | None = None
 
 
-def get_state(request: Request) -> AppState:
-    """The app's state (set by create_app)."""
+def get_state(request: HTTPConnection) -> AppState:
+    """The app's state (set by create_app), from a request or a WebSocket."""
     state: AppState = request.app.state.polyvox
     return state
 

@@ -7,6 +7,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
 from polyvox.errors import InvalidRequest, MalformedRequest, Overloaded, PolyvoxError
@@ -24,7 +25,7 @@ def error_response(error: PolyvoxError) -> JSONResponse:
     return JSONResponse(error.to_dict(), status_code=error.status_code, headers=headers)
 
 
-def from_validation(exc: RequestValidationError) -> PolyvoxError:
+def from_validation(exc: RequestValidationError | ValidationError) -> PolyvoxError:
     """A pydantic validation failure as the error a client should see."""
     errors = exc.errors()
     first = errors[0] if errors else {"loc": (), "msg": "invalid request", "type": ""}

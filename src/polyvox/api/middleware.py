@@ -84,6 +84,9 @@ class RequestMiddleware:
         return limited_receive
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and not self._authorized(scope):
+            await send({"type": "websocket.close", "code": 1008, "reason": "invalid API key"})
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

@@ -98,6 +98,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self._timer: asyncio.TimerHandle | None = None
         self._phase: Phase | None = None
+        self._upgraded = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         """Refuse the socket when the bound is reached, else start the header deadline."""
@@ -143,8 +144,17 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._disarm()
         super().on_message_complete()
 
+    def handle_websocket_upgrade(self) -> None:
+        """The socket becomes a WebSocket (uvicorn hands it to its ws protocol, which keeps
+        it in the connection count): our deadlines end here, the ws pings take over."""
+        self._upgraded = True
+        self._disarm()
+        super().handle_websocket_upgrade()
+
     def _arm(self, phase: Phase) -> None:
         self._disarm()
+        if self._upgraded:
+            return
         seconds = self.limits.body_timeout if phase == "body" else self.limits.header_timeout
         self._phase = phase
         self._timer = self.loop.call_later(seconds, self._expire)
@@ -244,9 +254,9 @@ def uvicorn_config(app: ASGIApp, settings: Settings, **overrides: Any) -> uvicor
         "port": settings.port,
         "log_level": settings.log_level,
         "http": BoundProtocol,
-        # polyvox has no WebSocket routes, and an upgraded socket would leave both the
-        # connection count and the deadlines (uvicorn hands it to another protocol)
-        "ws": "none",
+        # WebSockets (/v1/audio/speech/stream): uvicorn's ws protocol keeps an upgraded
+        # socket in the connection count, and its pings find peers that went away
+        "ws": "auto",
         # annotated int in uvicorn, but only ever handed to loop.call_later
         "timeout_keep_alive": limits.keepalive_timeout,
         # GuardedHttpProtocol bounds connections as they open; uvicorn's limit would refuse

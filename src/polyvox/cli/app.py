@@ -12,7 +12,10 @@ from typing import Annotated, BinaryIO
 import typer
 
 from polyvox import codecs
+from polyvox.config import load_settings
 from polyvox.errors import PolyvoxError
+from polyvox.jobs import SpeechJob
+from polyvox.models import ConfigError
 from polyvox.service import SpeechService
 from polyvox.settings import Settings
 from polyvox.types import SpeechParams, TranscriptionParams
@@ -25,13 +28,19 @@ app = typer.Typer(
 EnvFile = Annotated[
     Path | None, typer.Option("--env-file", help="Read POLYVOX_* settings from this file.")
 ]
+ConfigFile = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="TOML config file: settings and [models.ID] tables."),
+]
 
 
-def load_settings(env_file: Path | None, **overrides: object) -> Settings:
-    """Settings from the environment (and an optional .env file), then CLI overrides."""
-    settings = Settings(_env_file=env_file) if env_file else Settings()
-    updates = {k: v for k, v in overrides.items() if v is not None}
-    return Settings.model_validate({**settings.model_dump(), **updates}) if updates else settings
+def settings_or_exit(config: Path | None, env_file: Path | None, **overrides: object) -> Settings:
+    """Settings from every source; a configuration error ends the program with status 2."""
+    try:
+        return load_settings(config, env_file, **overrides)
+    except ConfigError as exc:
+        typer.echo(f"configuration error: {exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 def fail(error: PolyvoxError) -> typer.Exit:
@@ -47,6 +56,7 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port [default: 8000]")] = None,
     log_level: Annotated[str | None, typer.Option(help="debug, info, warning, error")] = None,
     env_file: EnvFile = None,
+    config: ConfigFile = None,
 ) -> None:
     """Run the HTTP server (OpenAI-compatible API)."""
     import uvicorn
@@ -55,13 +65,13 @@ def serve(
     from polyvox.api.server import uvicorn_config
     from polyvox.logs import logging_config
 
-    settings = load_settings(env_file, host=host, port=port, log_level=log_level)
-    config = uvicorn_config(
+    settings = settings_or_exit(config, env_file, host=host, port=port, log_level=log_level)
+    server_config = uvicorn_config(
         create_app(settings), settings,
         log_config=logging_config(settings.log_level, settings.log_format),
         log_level=settings.log_level, timeout_graceful_shutdown=settings.shutdown_grace,
     )  # fmt: skip
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(server_config)
     with contextlib.suppress(KeyboardInterrupt):  # as uvicorn.run: Ctrl+C is a clean exit
         server.run()
     if not server.started:
@@ -75,8 +85,12 @@ def _format_for(output: str, fmt: str | None) -> str:
     return {"ogg": "opus", "m4a": "aac", "raw": "pcm"}.get(suffix, suffix) if suffix else "wav"
 
 
-async def _speak(service: SpeechService, params: SpeechParams, output: str) -> None:
-    job = await service.prepare(params)  # fail before creating the file
+async def _speak(settings: Settings, params: SpeechParams, output: str) -> None:
+    async with SpeechService(settings) as service:
+        await _write(await service.prepare(params), params, output)  # fails before the file
+
+
+async def _write(job: SpeechJob, params: SpeechParams, output: str) -> None:
     with contextlib.ExitStack() as stack:
         out: BinaryIO = (
             # the CLI runs one job; a blocking open of the output file delays nothing
@@ -104,9 +118,10 @@ def speak(
     speed: Annotated[float | None, typer.Option(min=0.25, max=4.0)] = None,
     sample_rate: Annotated[int | None, typer.Option(help="Output sample rate.")] = None,
     env_file: EnvFile = None,
+    config: ConfigFile = None,
 ) -> None:
     """Synthesise speech to a file or standard output, without a server."""
-    settings = load_settings(env_file, preload=[])
+    settings = settings_or_exit(config, env_file, preload=[])
     if text == "-":
         text = sys.stdin.read()
     params = SpeechParams(
@@ -114,14 +129,14 @@ def speak(
         response_format=_format_for(output, fmt), speed=speed, sample_rate=sample_rate,
     )  # fmt: skip
     try:
-        asyncio.run(_speak(SpeechService(settings), params, output))
+        asyncio.run(_speak(settings, params, output))
     except PolyvoxError as exc:
         raise fail(exc) from exc
 
 
-async def _transcribe(service: SpeechService, params: TranscriptionParams) -> str:
-    job = await service.transcribe(params)
-    body = await job.render()
+async def _transcribe(settings: Settings, params: TranscriptionParams) -> str:
+    async with SpeechService(settings) as service:
+        body = await (await service.transcribe(params)).render()
     if isinstance(body, dict):
         return json.dumps(body, ensure_ascii=False, indent=2) + "\n"
     return body
@@ -142,9 +157,10 @@ def transcribe(
     translate: Annotated[bool, typer.Option(help="Translate the speech into English.")] = False,
     output: Annotated[str, typer.Option("-o", "--output", help="File to write, or -.")] = "-",
     env_file: EnvFile = None,
+    config: ConfigFile = None,
 ) -> None:
     """Transcribe speech to text, subtitles or JSON, without a server."""
-    settings = load_settings(env_file, preload=[])
+    settings = settings_or_exit(config, env_file, preload=[])
     try:
         data = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
     except OSError as exc:
@@ -155,7 +171,7 @@ def transcribe(
         task="translate" if translate else "transcribe",
     )  # fmt: skip
     try:
-        result = asyncio.run(_transcribe(SpeechService(settings), params))
+        result = asyncio.run(_transcribe(settings, params))
     except PolyvoxError as exc:
         raise fail(exc) from exc
     if output == "-":
@@ -165,22 +181,23 @@ def transcribe(
 
 
 @app.command("models")
-def list_models(env_file: EnvFile = None) -> None:
+def list_models(env_file: EnvFile = None, config: ConfigFile = None) -> None:
     """List the models this configuration serves."""
-    service = SpeechService(load_settings(env_file))
-    for info in service.models():
-        typer.echo(f"{info.name}\t{info.kind}\t{','.join(info.languages)}\t{info.description}")
+    service = SpeechService(settings_or_exit(config, env_file))
+    for info in service.catalogue.models():
+        typer.echo(f"{info.model}\t{info.kind}\t{','.join(info.languages)}\t{info.description}")
 
 
 @app.command("voices")
 def list_voices(
     model: Annotated[str | None, typer.Option(help="Only this model's voices.")] = None,
     env_file: EnvFile = None,
+    config: ConfigFile = None,
 ) -> None:
     """List voices (id, model, language, sample rate)."""
-    service = SpeechService(load_settings(env_file))
+    service = SpeechService(settings_or_exit(config, env_file))
     try:
-        voices = service.voices(model)
+        voices = service.catalogue.voices(model)
     except PolyvoxError as exc:
         raise fail(exc) from exc
     for v in voices:

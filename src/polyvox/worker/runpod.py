@@ -17,12 +17,14 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
+from polyvox import codecs
 from polyvox.errors import EngineFailure, PolyvoxError, StorageUnavailable
-from polyvox.jobs import SpeechJob, run_blocking
+from polyvox.jobs import SpeechJob
 from polyvox.logs import request_id
 from polyvox.service import SpeechService
 from polyvox.settings import Settings
 from polyvox.storage import StoredObject
+from polyvox.threads import run_blocking
 from polyvox.worker.inputs import JobInput, JobResult, parse_input
 
 log = logging.getLogger(__name__)
@@ -52,13 +54,13 @@ class RunPodWorker:
             *self.settings.worker.chatterbox_models.values(),
             self.settings.worker.xtts_model,
         ]
-        return [m for m in dict.fromkeys(wanted) if m in self.settings.engines]
+        return [m for m in dict.fromkeys(wanted) if m in self.settings.served]
 
     async def warm(self) -> None:
-        """Load the models before the first job (called at start, never at import)."""
-        for model in self.models_to_warm():
-            await self.service.pool.load(model)
-            log.info("worker: %s is warm", model)
+        """Start the service and load the models before the first job (never at import)."""
+        await self.service.start(preload=self.models_to_warm())
+        await self.service.preloaded()
+        log.info("worker: %s warm", ", ".join(self.service.pool.loaded()))
 
     def concurrency(self, current: int) -> int:
         """RunPod concurrency modifier: how many jobs this worker takes at once."""
@@ -122,7 +124,7 @@ class RunPodWorker:
         stored = None
         if spec.output_mode() == "url":
             stored = await self._upload(spec, speech, audio)
-        voice = self.service.resolve_voice(speech.model, speech.request.voice)
+        voice = self.service.catalogue.resolve_voice(speech.model, speech.request.voice)
         return JobResult(
             audio=audio if inline and stored is None else None, stored=stored,
             response_format=speech.response_format, sample_rate=speech.out_rate,
@@ -131,10 +133,8 @@ class RunPodWorker:
         )  # fmt: skip
 
     async def _upload(self, spec: JobInput, speech: SpeechJob, audio: bytes) -> StoredObject:
-        if speech.response_format == "wav" and len(audio) >= 44:
-            from polyvox.codecs import wav_header
-
-            audio = wav_header(speech.out_rate, len(audio) - 44) + audio[44:]
+        if speech.response_format == "wav":
+            audio = codecs.with_wav_sizes(audio, speech.out_rate)
         stamp = datetime.now(UTC).strftime("%Y%m%d_%H%M%S")
         ext = "ogg" if speech.response_format == "opus" else speech.response_format
         name = f"{self.settings.worker.upload_prefix}/{spec.label()}_{stamp}_{uuid.uuid4().hex[:8]}"

@@ -19,10 +19,11 @@ async def health() -> dict[str, str]:
 @router.get("/health/ready")
 async def ready(state: StateDep) -> JSONResponse:
     """Readiness: the preloaded models are in memory (503 until then)."""
-    loaded = state.service.pool.loaded()
-    if state.preload_error:
-        body = {"status": "error", "error": state.preload_error, "loaded": loaded}
+    service = state.service
+    loaded = service.pool.loaded()
+    if service.preload_error:
+        body = {"status": "error", "error": service.preload_error, "loaded": loaded}
         return JSONResponse(body, status_code=503)
-    if not state.ready.is_set():
+    if not service.ready.is_set():
         return JSONResponse({"status": "loading", "loaded": loaded}, status_code=503)
     return JSONResponse({"status": "ready", "loaded": loaded})

@@ -63,9 +63,8 @@ async def create_speech(
     job = await unless_disconnected(request, service.prepare(body.to_params()))
     request.state.model = job.model
     log.info(
-        "speech model=%s voice=%s format=%s stream=%s chars=%d chunks=%d",
-        job.model, job.request.voice, job.response_format, body.stream_format,
-        job.characters, len(job.chunks),
+        "speech model=%s voice=%s format=%s stream=%s chars=%d",
+        job.model, job.request.voice, job.response_format, body.stream_format, len(body.input),
     )  # fmt: skip
     audio = await started(request, job.stream())
     if body.stream_format == "sse":

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from polyvox.api.deps import ServiceDep
-from polyvox.api.routes.models import capabilities
 from polyvox.api.schemas import VoiceCard, VoiceList
+from polyvox.engines.wire import capabilities
 
 router = APIRouter(tags=["voices"])
 
@@ -15,8 +15,8 @@ router = APIRouter(tags=["voices"])
 async def list_voices(service: ServiceDep, model: str | None = None) -> VoiceList:
     """Voices of ``model`` (an id or alias), or of every text-to-speech model."""
     cards = []
-    for voice in service.voices(model):
-        info = service.engine(voice.model).info
+    for voice in service.catalogue.voices(model):
+        info = service.catalogue.engine(voice.model).info
         cards.append(
             VoiceCard(
                 id=voice.id,

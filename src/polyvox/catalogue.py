@@ -1,0 +1,87 @@
+"""The catalogue: served models by id or alias, their engines and their voices."""
+
+from __future__ import annotations
+
+import logging
+
+from polyvox.engines.base import Engine, STTEngine, TTSEngine
+from polyvox.engines.pool import ModelPool
+from polyvox.errors import InvalidRequest, ModelNotFound, PolyvoxError, VoiceNotFound
+from polyvox.settings import OPENAI_VOICES, Settings
+from polyvox.types import EngineInfo, VoiceInfo
+
+log = logging.getLogger(__name__)
+
+
+class Catalogue:
+    """Resolves the names clients send (model ids, aliases, OpenAI names) to engines."""
+
+    def __init__(self, settings: Settings, pool: ModelPool) -> None:
+        self.settings = settings
+        self.pool = pool
+        self._voices: dict[str, dict[str, VoiceInfo]] = {}
+
+    def engine(self, model: str) -> Engine:
+        """The engine behind a model id or alias; raises ModelNotFound."""
+        model_id = self.settings.resolve_model(model)
+        if model_id is None:
+            known = ", ".join(self.settings.served)
+            raise ModelNotFound(
+                f"model {model!r} does not exist; available: {known}", param="model"
+            )
+        return self.pool.engine(model_id)
+
+    def models(self) -> list[EngineInfo]:
+        """Every served model that can be constructed here."""
+        found = []
+        for name in self.settings.served:
+            try:
+                found.append(self.pool.engine(name).info)
+            except PolyvoxError as exc:
+                log.warning("model %s is not available: %s", name, exc.message)
+        return found
+
+    def tts_engine(self, model: str) -> TTSEngine:
+        """The TTS engine for ``model``; a speech-to-text model is a 422."""
+        engine = self.engine(model)
+        if not isinstance(engine, TTSEngine):
+            raise InvalidRequest(f"model {model!r} is not a text-to-speech model", param="model")
+        return engine
+
+    def stt_engine(self, model: str) -> STTEngine:
+        """The speech-to-text engine behind a model name; raises ModelNotFound/InvalidRequest."""
+        engine = self.engine(model)
+        if not isinstance(engine, STTEngine):
+            raise InvalidRequest(f"model {model!r} is not a speech-to-text model", param="model")
+        return engine
+
+    def voices(self, model: str | None = None) -> list[VoiceInfo]:
+        """Voices of one model, or of every TTS model."""
+        names = [model] if model else [m.model for m in self.models() if m.kind == "tts"]
+        return [v for name in names for v in self._voice_index(name).values()]
+
+    def _voice_index(self, model: str) -> dict[str, VoiceInfo]:
+        engine = self.tts_engine(model)
+        index = self._voices.get(engine.info.model)
+        if index is None:
+            index = self._voices[engine.info.model] = {v.id: v for v in engine.voices()}
+        return index
+
+    def resolve_voice(self, model: str, voice: str | None) -> VoiceInfo:
+        """A voice id, configured alias or OpenAI voice name -> the model's voice."""
+        engine = self.tts_engine(model)
+        index = self._voice_index(model)
+        name = voice or engine.default_voice
+        if name not in index:
+            if name in self.settings.voice_aliases:
+                name = self.settings.voice_aliases[name]
+            elif name.lower() in OPENAI_VOICES:
+                name = engine.default_voice
+        found = index.get(name)
+        if found is None:
+            raise VoiceNotFound(
+                f"model {engine.info.model!r} has no voice {voice!r}; "
+                f"GET /v1/audio/voices?model={engine.info.model} lists them",
+                param="voice",
+            )
+        return found

@@ -1,0 +1,59 @@
+"""EngineInfo as the ``/v1/models`` JSON and back, so a remote model is rebuilt exactly."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from polyvox.types import EngineInfo, ParamSpec
+
+
+def capabilities(info: EngineInfo) -> dict[str, Any]:
+    """What a model can do, as JSON-ready data (the ``capabilities`` of a model card)."""
+    return {
+        "engine": info.engine,
+        "streaming": info.streaming,
+        "voice_cloning": info.voice_cloning,
+        "instructions": info.instructions,
+        "speed": info.speed,
+        "voice_attributes": list(info.voice_attributes),
+        "sample_rate": info.sample_rate,
+        "params": {name: asdict(spec) for name, spec in info.params.items()},
+        "splits_text": info.splits_text,
+        "max_concurrency": info.max_concurrency,
+        "device": info.device,
+    }
+
+
+def card(info: EngineInfo) -> dict[str, Any]:
+    """The ``/v1/models`` entry of one model."""
+    return {
+        "id": info.model, "object": "model", "created": 0, "owned_by": "polyvox",
+        "kind": info.kind, "description": info.description,
+        "languages": list(info.languages), "capabilities": capabilities(info),
+    }  # fmt: skip
+
+
+def _param(data: dict[str, Any]) -> ParamSpec:
+    choices = data.get("choices")
+    return ParamSpec(
+        type=data["type"], description=data.get("description", ""), default=data.get("default"),
+        minimum=data.get("minimum"), maximum=data.get("maximum"),
+        choices=tuple(choices) if choices is not None else None,
+    )  # fmt: skip
+
+
+def from_card(data: dict[str, Any]) -> EngineInfo:
+    """The EngineInfo a ``/v1/models`` entry describes (inverse of ``card``)."""
+    caps = data.get("capabilities", {})
+    return EngineInfo(
+        model=data["id"], engine=caps.get("engine", ""), kind=data["kind"],
+        description=data.get("description", ""), languages=tuple(data.get("languages", ())),
+        sample_rate=int(caps.get("sample_rate", 22050)), streaming=caps.get("streaming", True),
+        voice_cloning=caps.get("voice_cloning", False),
+        instructions=caps.get("instructions", False), speed=caps.get("speed", True),
+        voice_attributes=tuple(caps.get("voice_attributes", ())),
+        params={name: _param(spec) for name, spec in caps.get("params", {}).items()},
+        splits_text=caps.get("splits_text", False),
+        max_concurrency=caps.get("max_concurrency"), device=caps.get("device", "cpu"),
+    )  # fmt: skip

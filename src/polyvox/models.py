@@ -1,0 +1,63 @@
+"""Models as configuration: each served model id -> its engine and validated options."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ValidationError
+
+from polyvox.engines import registry
+from polyvox.errors import EngineUnavailable, ModelNotFound
+from polyvox.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class ConfigError(Exception):
+    """The configuration cannot be served; the message names the model and the key."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything an engine is built from: its model id, its options and its slots."""
+
+    id: str
+    engine: str
+    options: BaseModel
+    slots: int
+
+
+def _describe(error: ValidationError) -> str:
+    first = error.errors()[0]
+    key = ".".join(str(part) for part in first.get("loc", ())) or "?"
+    return f"option {key!r}: {first.get('msg', 'invalid value')}"
+
+
+def model_spec(settings: Settings, model: str) -> ModelSpec:
+    """The spec of one configured model; a bad engine name or option is a ConfigError."""
+    config = settings.models[model]
+    try:
+        engine_class = registry.load_class(config.engine)
+    except ModelNotFound as exc:
+        raise ConfigError(f"model {model!r}: {exc.message}") from exc
+    options_class: type[BaseModel] = engine_class.Options
+    try:
+        options = options_class.model_validate(settings.model_options(model))
+    except ValidationError as exc:
+        raise ConfigError(f"model {model!r} (engine {config.engine}): {_describe(exc)}") from None
+    kind_slots = settings.stt_slots if engine_class.kind == "stt" else settings.tts_slots
+    return ModelSpec(model, config.engine, options, config.slots or kind_slots)
+
+
+def check_models(settings: Settings) -> None:
+    """Check every served model's engine and options now (start-up), not on first use.
+
+    A model whose engine library is missing stays configured: it is listed as unavailable
+    and its requests get 503 with the install hint.
+    """
+    for model in settings.served:
+        try:
+            model_spec(settings, model)
+        except EngineUnavailable as exc:
+            log.warning("model %s is not available: %s", model, exc.message)

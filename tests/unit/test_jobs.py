@@ -1,0 +1,116 @@
+"""SpeechJob's logic with a stand-in engine: audio streams inside one engine call, calls
+grow only for a request alone and ahead of real time, text can arrive as a stream."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import numpy as np
+
+from polyvox.engines.pool import ModelPool
+from polyvox.jobs import Output, SpeechJob
+from polyvox.metrics import Metrics
+from polyvox.pieces import Pieces, budget
+from polyvox.scheduler import Scheduler
+from polyvox.text import Splitter, TextChunk, split
+from polyvox.types import AudioChunk, EngineInfo, SpeechRequest, VoiceInfo
+
+RATE = 16000
+
+
+class GatedEngine:
+    """Yields one second of audio per sentence; waits at ``gate`` after the first chunk."""
+
+    info = EngineInfo(model="gated", engine="fake", kind="tts", description="test")
+    default_voice = "v"
+
+    def __init__(self) -> None:
+        self.gate = asyncio.Event()
+        self.texts: list[str] = []
+
+    def voices(self) -> list[VoiceInfo]:
+        return [VoiceInfo("v", "v", "en", "gated", RATE)]
+
+    async def load(self) -> None:
+        pass
+
+    async def unload(self) -> None:
+        pass
+
+    async def synthesize(self, req: SpeechRequest) -> AsyncIterator[AudioChunk]:
+        self.texts.append(req.text)
+        for i, _ in enumerate(req.text.split(". ")):
+            if i == 1:
+                await self.gate.wait()
+            yield AudioChunk(np.zeros(RATE, dtype=np.float32), RATE)
+
+
+def job(engine: GatedEngine, pieces: Pieces, scheduler: Scheduler | None = None) -> SpeechJob:
+    return SpeechJob(
+        model="gated", pool=ModelPool(lambda _: engine), request=SpeechRequest("", "v"),
+        pieces=pieces, output=Output("pcm", RATE, RATE), metrics=Metrics(),
+        scheduler=scheduler or Scheduler(slots=2, max_queue=4, queue_timeout=5),
+        timeout=30, grow_chars=1000,
+    )  # fmt: skip
+
+
+async def test_audio_inside_one_engine_call_reaches_the_client_at_once() -> None:
+    engine = GatedEngine()
+    text = "Hello there. This sentence waits at the gate. So does this one."
+    pieces = Pieces.of_text([TextChunk(text, ends_sentence=True)], Splitter())  # one call
+    stream = job(engine, pieces).audio()
+    first = await asyncio.wait_for(anext(stream), 5)  # before the engine call has ended
+    assert len(first.samples) == RATE
+    assert len(engine.texts) == 1
+    engine.gate.set()
+    rest = [chunk async for chunk in stream]
+    assert len(rest) == 2
+
+
+async def test_calls_grow_when_alone_and_ahead() -> None:
+    engine = GatedEngine()
+    engine.gate.set()
+    sentences = " ".join(f"Sentence number {i} is here." for i in range(40))
+    pieces = Pieces.of_text(split(sentences, first_max_words=3), Splitter())
+    audio = [chunk async for chunk in job(engine, pieces).audio()]
+    assert len(engine.texts) < 10  # far fewer calls than 40 sentences
+    assert engine.texts[1].count(".") == 1  # the second call is one sentence
+    assert len(audio) >= 40
+
+
+async def test_calls_stay_one_sentence_when_others_wait() -> None:
+    engine = GatedEngine()
+    engine.gate.set()
+    scheduler = Scheduler(slots=2, max_queue=4, queue_timeout=5)
+    other = scheduler.admit()  # another request holds a place on the model
+    sentences = " ".join(f"Sentence number {i} is here." for i in range(10))
+    pieces = Pieces.of_text(split(sentences, first_max_words=3), Splitter())
+    _ = [chunk async for chunk in job(engine, pieces, scheduler).audio()]
+    other.close()
+    assert all(text.count(".") <= 1 for text in engine.texts)
+
+
+async def test_text_that_streams_in_is_spoken_sentence_by_sentence() -> None:
+    engine = GatedEngine()
+    engine.gate.set()
+    arrived = asyncio.Event()
+
+    async def deltas() -> AsyncIterator[str]:
+        yield "The first sentence is complete. The second"
+        await arrived.wait()
+        yield " one comes later."
+
+    pieces = Pieces(Splitter())
+    pieces.follow(deltas())
+    stream = job(engine, pieces).audio()
+    await asyncio.wait_for(anext(stream), 5)  # spoken before the rest has arrived
+    assert engine.texts == ["The first sentence is complete."]
+    arrived.set()
+    _ = [chunk async for chunk in stream]
+    assert engine.texts[-1] == "The second one comes later."
+
+
+def test_budget_doubles_from_the_third_call() -> None:
+    assert [budget(call, 1000, grow=True) for call in range(6)] == [0, 0, 200, 400, 800, 1000]
+    assert budget(5, 1000, grow=False) == 0
