@@ -37,6 +37,7 @@ from runners import (
 )  # fmt: skip
 from server_process import ServerProcess, polyvox_server
 from texts import SENTENCE, TEXTS
+from utterance import measure_utterance, measure_ws_first_audio
 
 NOISY_CORES = 0.25
 """A round during which other processes used more cores than this is run again."""
@@ -183,10 +184,13 @@ def run_bench(args: argparse.Namespace, server: ServerProcess, raw: RawPiper) ->
         )  # fmt: skip
     finally:
         client.close()
+    utterance = measure_utterance(raw, server.url)
+    ws_first = measure_ws_first_audio(server.url, args.short_repeats) if not args.quick else None
     memory = Memory(ready_mb, server.memory_mb(), server.memory_mb("VmHWM"))
     run = BenchRun(
-        cells, codec, memory, describe(_settings(args.server_env)), "", datetime.now(UTC)
-    )
+        cells, codec, memory, describe(_settings(args.server_env)), "", datetime.now(UTC),
+        utterance=utterance, ws_first_audio_s=ws_first,
+    )  # fmt: skip
     run.other_cores = others.cores(server.cpu_seconds())
     run.quiet_spent = args.quiet_budget - gate.budget
     return run

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from polyvox.settings import Settings
 from tests.conftest import free_port
 
 
@@ -56,12 +57,16 @@ def rss_mb(pid: int) -> float:
     raise AssertionError("no VmRSS")
 
 
+RELEASE_DELAY = Settings().memory_release_delay
+
+
 def settled_rss_mb(pid: int, timeout: float = 10.0) -> float:
     """Resident memory once the server has given memory back after its last job.
 
     Memory goes back on a background thread when a model goes idle; sample until two
     readings half a second apart agree within 1 MiB (or ``timeout`` passes).
     """
+    time.sleep(RELEASE_DELAY + 0.5)  # memory goes back once the model has been idle a while
     deadline = time.monotonic() + timeout
     last = rss_mb(pid)
     while time.monotonic() < deadline:

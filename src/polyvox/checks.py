@@ -19,6 +19,22 @@ _PY_TYPES: dict[str, tuple[type, ...]] = {
 }  # fmt: skip
 
 
+def engine_params(extra: Mapping[str, object] | None) -> dict[str, ParamValue]:
+    """A body's extra fields as engine parameters; anything but a scalar is a 422.
+
+    Every transport (JSON bodies, seed routes, RunPod jobs) passes its extras through here;
+    ranges, types and finiteness are checked later against the model (``check_params``).
+    """
+    params: dict[str, ParamValue] = {}
+    for key, value in (extra or {}).items():
+        if not isinstance(value, bool | int | float | str):
+            raise InvalidRequest(
+                f"parameter {key!r} must be a number, string or boolean", param=key
+            )
+        params[key] = value
+    return params
+
+
 def check_speech(info: EngineInfo, params: SpeechParams) -> None:
     """Everything about a speech request the model can judge: capabilities, voice request,
     engine parameters and the output format."""

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from functools import partial
 
 from polyvox import codecs
+from polyvox.admission import admitted
 from polyvox.cpu import threads_for
 from polyvox.engines.base import Engine, TTSEngine
 from polyvox.engines.pool import ModelPool
@@ -111,23 +112,12 @@ class SpeechJob:
         finally:
             await self.pieces.close()
 
-    async def audio(self) -> AsyncGenerator[AudioChunk, None]:
-        """Float32 audio chunks as the engine yields them."""
-        ticket = self._scheduler.admit()  # 429 here, while the response can still say so
-        finished = False
-        try:
-            async with (
-                self._pool.lease(self.model) as engine,
-                contextlib.aclosing(self._consume(engine, ticket)) as audio_chunks,
-            ):
-                async for audio in audio_chunks:
-                    yield audio
-            finished = True
-            self._metrics.characters.labels(self.model).inc(self.characters)
-        finally:
-            ticket.close()
-            if not finished:
-                self._metrics.cancelled.labels(self.model).inc()
+    def audio(self) -> AsyncGenerator[AudioChunk, None]:
+        """Float32 audio chunks as the engine yields them (admission on the first one)."""
+        return admitted(
+            self.model, self._scheduler, self._pool, self._metrics, self._consume,
+            on_finish=lambda: self._metrics.characters.labels(self.model).inc(self.characters),
+        )  # fmt: skip
 
     async def _next(self, queue: asyncio.Queue[object], deadline: float) -> object:
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from functools import partial
 from pathlib import Path
@@ -38,6 +39,8 @@ from polyvox.types import SpeechParams, SpeechRequest, TranscriptionParams, Tran
 from polyvox.voices.reference import ReferenceStore
 
 log = logging.getLogger(__name__)
+BUSY_TRIM_SECONDS = 5.0
+"""While a model is busy, the heap's free pages go back at most this often."""
 
 
 class SpeechService:
@@ -64,6 +67,7 @@ class SpeechService:
         self.preload_error: str | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._preloading: asyncio.Task[None] | None = None
+        self._last_trim = 0.0
 
     # -- lifecycle -----------------------------------------------------------------------
     async def start(self, preload: list[str] | None = None) -> None:
@@ -228,9 +232,23 @@ class SpeechService:
         return scheduler
 
     def _job_closed(self, model: str) -> None:
-        """Give memory back after a job; the engine's scratch memory once the model is idle."""
+        """Memory goes back once the model has stayed idle a moment (and now and then while
+        busy), not after every job: the next request would only fault it in again."""
+        now = time.monotonic()
+        if self._schedulers[model].active > 0:
+            if now - self._last_trim >= BUSY_TRIM_SECONDS:
+                self._last_trim = now
+                self.trimmer.after_job()
+            return
+        delay = self.settings.memory_release_delay
+        asyncio.get_running_loop().call_later(delay, self._release_if_idle, model)
+
+    def _release_if_idle(self, model: str) -> None:
+        """Give the model's scratch memory and the heap's free pages back, if still idle."""
+        if self._schedulers[model].active > 0:
+            return  # busy again: its jobs will ask again when they end
+        self._last_trim = time.monotonic()
         engine = self.pool.engine(model)
-        if self._schedulers[model].active == 0 and isinstance(engine, ReleasesMemory):
-            self.trimmer.after_job(engine.release_memory)
-        else:
-            self.trimmer.after_job()
+        self.trimmer.after_job(
+            engine.release_memory if isinstance(engine, ReleasesMemory) else None
+        )

@@ -12,11 +12,12 @@ import logging
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import TypeVar, cast
+from typing import TypeVar
 
 from polyvox import subtitles
+from polyvox.admission import admitted
 from polyvox.decoding import Block, BlockDecoder
-from polyvox.engines.base import STTEngine
+from polyvox.engines.base import Engine, STTEngine
 from polyvox.engines.pool import ModelPool
 from polyvox.metrics import Metrics
 from polyvox.scheduler import Scheduler, Ticket
@@ -63,25 +64,17 @@ class TranscriptionJob:
     """Seconds of audio decoded so far (all of it once the segments are exhausted)."""
     text_parts: list[str] = field(default_factory=list)
 
-    async def segments(self) -> AsyncGenerator[Segment, None]:
+    def segments(self) -> AsyncGenerator[Segment, None]:
         """Segments in order; admission comes first, decoding only once admitted."""
-        ticket = self.scheduler.admit()  # 429 here, while the response can still say so
-        finished = False
-        try:
-            async with (
-                self.pool.lease(self.model) as engine,
-                contextlib.aclosing(self._blocks(cast(STTEngine, engine), ticket)) as segments,
-            ):
-                async for segment in segments:
-                    yield segment
-            finished = True
-            self.metrics.transcribed_seconds.labels(self.model).inc(self.duration)
-        finally:
-            ticket.close()
-            if not finished:
-                self.metrics.cancelled.labels(self.model).inc()
+        return admitted(
+            self.model, self.scheduler, self.pool, self.metrics, self._blocks,
+            on_finish=lambda: self.metrics.transcribed_seconds.labels(self.model).inc(
+                self.duration
+            ),
+        )  # fmt: skip
 
-    async def _blocks(self, engine: STTEngine, ticket: Ticket) -> AsyncGenerator[Segment, None]:
+    async def _blocks(self, engine: Engine, ticket: Ticket) -> AsyncGenerator[Segment, None]:
+        assert isinstance(engine, STTEngine)  # transcribe() checked the model's kind
         async with ticket.turn():
             decoder = await run_blocking(self.source.decoder)
         timeline = Timeline()

@@ -6,9 +6,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from polyvox.checks import engine_params
 from polyvox.codecs import AudioFormat
-from polyvox.errors import InvalidRequest
-from polyvox.types import ParamValue, SpeechParams
+from polyvox.types import SpeechParams
 
 
 class VoiceRef(BaseModel):
@@ -42,14 +42,8 @@ class SpeechBody(BaseModel):
 
     def to_params(self) -> SpeechParams:
         """The transport-neutral request; extra fields become engine parameters."""
-        extra = self.model_extra or {}
-        for key, value in extra.items():
-            if not isinstance(value, bool | int | float | str):
-                raise InvalidRequest(
-                    f"parameter {key!r} must be a number, string or boolean", param=key
-                )
+        params = engine_params(self.model_extra)
         voice = self.voice.id if isinstance(self.voice, VoiceRef) else self.voice
-        params: dict[str, ParamValue] = dict(extra)
         return SpeechParams(
             model=self.model, input=self.input, voice=voice,
             response_format=self.response_format, speed=self.speed,

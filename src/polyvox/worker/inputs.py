@@ -11,6 +11,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from polyvox.checks import engine_params
 from polyvox.errors import InvalidRequest
 from polyvox.settings import Settings
 from polyvox.storage import StoredObject
@@ -180,13 +181,7 @@ class NativeInput(JobInput):
     output: OutputMode = "base64"
 
     def to_params(self, settings: Settings) -> SpeechParams:
-        params: dict[str, ParamValue] = {}
-        for key, value in (self.model_extra or {}).items():
-            if not isinstance(value, bool | int | float | str):
-                raise InvalidRequest(
-                    f"parameter {key!r} must be a number, string or boolean", param=key
-                )
-            params[key] = value
+        params = engine_params(self.model_extra)
         return SpeechParams(
             model=self.model or settings.default_tts_model, input=self.input, voice=self.voice,
             response_format=self.response_format, speed=self.speed,

@@ -14,6 +14,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 from polyvox.api.deps import ServiceDep, StateDep
 from polyvox.api.routes import models, speech
 from polyvox.api.streaming import started, unless_disconnected
+from polyvox.checks import engine_params
 from polyvox.errors import InvalidRequest
 from polyvox.service import SpeechService
 from polyvox.types import ParamValue, SpeechParams
@@ -93,14 +94,10 @@ class SynthesizeBody(BaseModel):
 
     def to_params(self, default_model: str) -> SpeechParams:
         """SpeechParams; non-scalar extra fields are a 422."""
-        extra = self.model_extra or {}
-        for key, value in extra.items():
-            if not isinstance(value, bool | int | float | str):
-                raise InvalidRequest(f"parameter {key!r} must be a scalar", param=key)
         return SpeechParams(
             model=self.model or default_model, input=self.text, voice=self.voice,
             response_format=self.response_format, speed=self.speed,
-            language=self.language, params=dict(extra),
+            language=self.language, params=engine_params(self.model_extra),
         )  # fmt: skip
 
 
