@@ -39,6 +39,8 @@ from server_process import ServerProcess, polyvox_server
 from texts import SENTENCE, TEXTS
 from utterance import measure_utterance, measure_ws_first_audio
 
+RELEASE_WAIT_S = 3.0
+"""Seconds to let the idle model give memory back (POLYVOX_MEMORY_RELEASE_DELAY + the trim)."""
 NOISY_CORES = 0.25
 """A round during which other processes used more cores than this is run again."""
 
@@ -186,6 +188,7 @@ def run_bench(args: argparse.Namespace, server: ServerProcess, raw: RawPiper) ->
         client.close()
     utterance = measure_utterance(raw, server.url)
     ws_first = measure_ws_first_audio(server.url, args.short_repeats) if not args.quick else None
+    time.sleep(RELEASE_WAIT_S)  # memory goes back once the model has been idle a moment
     memory = Memory(ready_mb, server.memory_mb(), server.memory_mb("VmHWM"))
     run = BenchRun(
         cells, codec, memory, describe(_settings(args.server_env)), "", datetime.now(UTC),

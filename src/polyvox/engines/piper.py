@@ -51,7 +51,7 @@ class PiperOptions(BaseModel):
     """onnxruntime threads per synthesis; 0 adapts: every core for a job alone, one slot's
     share of the cores (cores / tts_slots) when jobs take turns."""
     shrink_arena: bool = True
-    """Give onnxruntime's arena memory back when the model goes idle (and every 10 s while
+    """Give onnxruntime's arena memory back when the model goes idle (and every 30 s while
     busy), so resident memory returns to rest after a burst."""
 
 
