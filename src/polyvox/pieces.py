@@ -29,8 +29,9 @@ def budget(call: int, cap: int, *, grow: bool) -> int:
 class Pieces:
     """Chunks ready to speak; ``next()`` merges what is ready up to a character budget."""
 
-    def __init__(self, splitter: Splitter, ready: list[TextChunk] | None = None) -> None:
-        self._splitter = splitter
+    def __init__(self, ready: list[TextChunk] | None = None) -> None:
+        """A whole text's chunks (split already, so an empty text failed before the job),
+        or nothing yet: then ``follow()`` a stream of deltas."""
         self._ready: deque[TextChunk] = deque(ready or ())
         self._done = ready is not None
         self._arrived = asyncio.Event()
@@ -38,20 +39,15 @@ class Pieces:
         self._reader: asyncio.Task[None] | None = None
         self.characters = 0
 
-    @classmethod
-    def of_text(cls, chunks: list[TextChunk], splitter: Splitter) -> Pieces:
-        """Pieces of a whole text, split already (so an empty text failed before the job)."""
-        return cls(splitter, chunks)
-
-    def follow(self, deltas: AsyncIterator[str]) -> None:
+    def follow(self, deltas: AsyncIterator[str], splitter: Splitter) -> None:
         """Read text deltas in the background as they arrive (call inside the event loop)."""
-        self._reader = asyncio.create_task(self._read(deltas))
+        self._reader = asyncio.create_task(self._read(deltas, splitter))
 
-    async def _read(self, deltas: AsyncIterator[str]) -> None:
+    async def _read(self, deltas: AsyncIterator[str], splitter: Splitter) -> None:
         try:
             async for delta in deltas:
-                self._add(self._splitter.feed(delta))
-            self._add(self._splitter.flush())
+                self._add(splitter.feed(delta))
+            self._add(splitter.flush())
         except Exception as exc:
             self._error = exc
         finally:

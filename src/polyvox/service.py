@@ -122,14 +122,14 @@ class SpeechService:
     async def prepare(self, params: SpeechParams) -> SpeechJob:
         """Validate everything about a request and load its model; raises a 4xx/503 error."""
         chunks = self._chunks(params.input)
-        return await self._job(params, Pieces.of_text(chunks, self.splitter()))
+        return await self._job(params, Pieces(chunks))
 
     async def prepare_stream(self, params: SpeechParams, deltas: AsyncIterator[str]) -> SpeechJob:
         """A job whose text arrives as a stream (``params.input`` is ignored): each sentence
         is spoken as soon as it is complete. Same checks as ``prepare``."""
-        pieces = Pieces(self.splitter())
+        pieces = Pieces()
         job = await self._job(params, pieces)
-        pieces.follow(deltas)
+        pieces.follow(deltas, self.splitter())
         return job
 
     def splitter(self) -> text.Splitter:

@@ -1,4 +1,4 @@
-"""Transcription requests checked against a model, and transcripts kept in time order."""
+"""Transcripts kept in time order: segments placed on one timeline, blocks shifted into it."""
 
 from __future__ import annotations
 
@@ -7,9 +7,6 @@ from dataclasses import dataclass, replace
 
 from polyvox import subtitles
 from polyvox.types import Segment, TranscriptionInfo, Word
-
-GRANULARITIES = ("word", "segment")
-STREAM_FORMATS = ("json", "text")
 
 
 @dataclass

@@ -17,7 +17,7 @@ import pytest
 
 from polyvox.allocator import MemoryTrimmer
 from polyvox.engines.base import ReleasesMemory, TTSEngine
-from polyvox.errors import InvalidRequest, PolyvoxError, VoiceNotFound
+from polyvox.errors import InvalidRequest, VoiceNotFound
 from polyvox.service import SpeechService
 from polyvox.types import SpeechParams, SpeechRequest
 from tests.contract.conftest import SETTINGS, TTS_MODELS, collect
@@ -171,8 +171,3 @@ def test_models_of_one_engine_are_served_side_by_side(service: SpeechService) ->
     assert all(model in listed for model in TTS_MODELS)
     audio = asyncio.run(_side_by_side(service))
     assert all(data[:4] == b"RIFF" and len(data) > 10_000 for data in audio.values())
-
-
-def test_an_error_is_a_polyvox_error(service: SpeechService) -> None:
-    with pytest.raises(PolyvoxError):
-        prepare(service, "no-such-model")

@@ -58,7 +58,7 @@ def job(engine: GatedEngine, pieces: Pieces, scheduler: Scheduler | None = None)
 async def test_audio_inside_one_engine_call_reaches_the_client_at_once() -> None:
     engine = GatedEngine()
     text = "Hello there. This sentence waits at the gate. So does this one."
-    pieces = Pieces.of_text([TextChunk(text, ends_sentence=True)], Splitter())  # one call
+    pieces = Pieces([TextChunk(text, ends_sentence=True)])  # one call
     stream = job(engine, pieces).audio()
     first = await asyncio.wait_for(anext(stream), 5)  # before the engine call has ended
     assert len(first.samples) == RATE
@@ -72,7 +72,7 @@ async def test_calls_grow_when_alone_and_ahead() -> None:
     engine = GatedEngine()
     engine.gate.set()
     sentences = " ".join(f"Sentence number {i} is here." for i in range(40))
-    pieces = Pieces.of_text(split(sentences, first_max_words=3), Splitter())
+    pieces = Pieces(split(sentences, first_max_words=3))
     audio = [chunk async for chunk in job(engine, pieces).audio()]
     assert len(engine.texts) < 10  # far fewer calls than 40 sentences
     assert engine.texts[1].count(".") == 1  # the second call is one sentence
@@ -85,7 +85,7 @@ async def test_calls_stay_one_sentence_when_others_wait() -> None:
     scheduler = Scheduler(slots=2, max_queue=4, queue_timeout=5)
     other = scheduler.admit()  # another request holds a place on the model
     sentences = " ".join(f"Sentence number {i} is here." for i in range(10))
-    pieces = Pieces.of_text(split(sentences, first_max_words=3), Splitter())
+    pieces = Pieces(split(sentences, first_max_words=3))
     _ = [chunk async for chunk in job(engine, pieces, scheduler).audio()]
     other.close()
     assert all(text.count(".") <= 1 for text in engine.texts)
@@ -101,8 +101,8 @@ async def test_text_that_streams_in_is_spoken_sentence_by_sentence() -> None:
         await arrived.wait()
         yield " one comes later."
 
-    pieces = Pieces(Splitter())
-    pieces.follow(deltas())
+    pieces = Pieces()
+    pieces.follow(deltas(), Splitter())
     stream = job(engine, pieces).audio()
     await asyncio.wait_for(anext(stream), 5)  # spoken before the rest has arrived
     assert engine.texts == ["The first sentence is complete."]

@@ -9,7 +9,6 @@ is raced against the connection's ``http.disconnect``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from collections.abc import AsyncIterator, Awaitable
 from typing import TypeVar
@@ -38,8 +37,8 @@ async def unless_disconnected(request: Request, work: Awaitable[T]) -> T:
         watcher.cancel()
         if not task.done():
             task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.gather(task, watcher, return_exceptions=True)
+        # children's cancellations come back as results; our own still propagates
+        await asyncio.gather(task, watcher, return_exceptions=True)
     if task.cancelled():
         raise ClientGone("the client closed the connection before the response")
     return task.result()
