@@ -204,7 +204,7 @@ class Settings(BaseSettings):
     +45% over a minute of 8 clients); the trim runs off the request path."""
     memory_release_delay: Annotated[float, Field(ge=0, le=3600)] = 1.0
     """Seconds a model must stay idle before memory goes back (the engine's scratch arena,
-    then the heap's free pages); while it is busy, at most once every 30 s.
+    then the heap's free pages); while it is busy, the heap every 5 s, the arena every 30 s.
 
     Giving memory back after every request made the next one fault it in again: ~10%
     slower for a client sending requests one after another (measured)."""

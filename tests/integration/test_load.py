@@ -55,4 +55,5 @@ def test_load_within_and_past_the_queue_bound(server: tuple[int, str]) -> None:
     total = sum(within.values()) + sum(past.values())
     assert total >= 500, f"only {total} requests"
     growth = settled_rss_mb(pid) / baseline
+    print(f"settled RSS growth {growth:.3f}x over {total} requests")
     assert growth < 1.10, f"resident memory grew {growth:.2f}x over {total} requests"
