@@ -123,8 +123,9 @@ class RawPiper:
 class PolyvoxClient:
     """polyvox over HTTP: ``POST /v1/audio/speech``, the body read as it streams."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, model: str = "piper") -> None:
         self._url = f"{url}/v1/audio/speech"
+        self._model = model
         self._client = httpx.Client(timeout=httpx.Timeout(600.0), limits=httpx.Limits())
 
     def close(self) -> None:
@@ -133,7 +134,7 @@ class PolyvoxClient:
 
     def __call__(self, text: str) -> Sample:
         """Stream ``text`` as wav; first audio is the first byte past the 44-byte header."""
-        body = {"model": "piper", "input": text, "response_format": "wav"}
+        body = {"model": self._model, "input": text, "response_format": "wav"}
         start = time.perf_counter()
         first = 0.0
         head = b""
@@ -153,7 +154,7 @@ class PolyvoxClient:
 
     def fetch(self, text: str, response_format: str) -> bytes:
         """The whole response body for ``text`` in ``response_format``."""
-        body = {"model": "piper", "input": text, "response_format": response_format}
+        body = {"model": self._model, "input": text, "response_format": response_format}
         response = self._client.post(self._url, json=body)
         response.raise_for_status()
         return response.content

@@ -12,8 +12,10 @@ _INT16_MAX = 32767.0
 
 
 def float_to_int16(samples: Float32) -> Int16:
-    """Clip float PCM to [-1, 1] and scale it to signed 16-bit."""
-    return (np.clip(samples, -1.0, 1.0) * _INT16_MAX).astype(np.int16)
+    """Clip float PCM to [-1, 1] and scale it to signed 16-bit, rounding to the nearest
+    step (so int16 -> float -> int16, as through a remote engine, gives the same samples)."""
+    scaled: Float32 = np.rint(np.clip(samples, -1.0, 1.0) * _INT16_MAX)
+    return scaled.astype(np.int16)
 
 
 def int16_to_float(samples: Int16) -> Float32:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from polyvox.engines.base import Engine, STTEngine, TTSEngine
+from polyvox.engines.base import ComposesVoices, Engine, STTEngine, TTSEngine
 from polyvox.engines.pool import ModelPool
 from polyvox.errors import InvalidRequest, ModelNotFound, PolyvoxError, VoiceNotFound
 from polyvox.settings import OPENAI_VOICES, Settings
@@ -30,6 +30,20 @@ class Catalogue:
                 f"model {model!r} does not exist; available: {known}", param="model"
             )
         return self.pool.engine(model_id)
+
+    async def describe(self, model: str | None = None) -> None:
+        """Ask remote models for their capabilities and voices if not asked yet: one model
+        (its errors raised), or every served one (an unreachable one is only logged)."""
+        if model is not None:
+            await self.pool.describe(self.engine(model).info.model)
+            return
+        for name in self.settings.served:
+            try:
+                if getattr(self.pool.engine(name), "loads_to_describe", False):
+                    continue  # a supervised worker starts on first use (or preload) only
+                await self.pool.describe(name)
+            except PolyvoxError as exc:
+                log.warning("model %s is not available: %s", name, exc.message)
 
     def models(self) -> list[EngineInfo]:
         """Every served model that can be constructed here."""
@@ -64,7 +78,9 @@ class Catalogue:
         engine = self.tts_engine(model)
         index = self._voices.get(engine.info.model)
         if index is None:
-            index = self._voices[engine.info.model] = {v.id: v for v in engine.voices()}
+            index = {v.id: v for v in engine.voices()}
+            if getattr(engine, "described", True):  # a remote's voices: once it was asked
+                self._voices[engine.info.model] = index
         return index
 
     def resolve_voice(self, model: str, voice: str | None) -> VoiceInfo:
@@ -78,6 +94,8 @@ class Catalogue:
             elif name.lower() in OPENAI_VOICES:
                 name = engine.default_voice
         found = index.get(name)
+        if found is None and isinstance(engine, ComposesVoices):
+            found = engine.compose_voice(name)  # a blend of listed voices (Kokoro)
         if found is None:
             raise VoiceNotFound(
                 f"model {engine.info.model!r} has no voice {voice!r}; "

@@ -8,10 +8,15 @@ from collections.abc import Mapping
 from polyvox import codecs, subtitles
 from polyvox.errors import InvalidRequest
 from polyvox.languages import language_code
-from polyvox.types import EngineInfo, ParamSpec, ParamValue, SpeechParams, TranscriptionParams
+from polyvox.types import (
+    SPEED_RANGE,
+    EngineInfo,
+    ParamSpec,
+    ParamValue,
+    SpeechParams,
+    TranscriptionParams,
+)
 
-SPEED_RANGE = (0.25, 4.0)
-"""Speeds every transport accepts (OpenAI's range); engines map it to their own scale."""
 GRANULARITIES = ("word", "segment")
 STREAM_FORMATS = ("json", "text")
 _PY_TYPES: dict[str, tuple[type, ...]] = {
@@ -61,10 +66,10 @@ def _check_capabilities(info: EngineInfo, params: SpeechParams) -> None:
         return
     if not info.speed:
         raise _unsupported(info, "speed")
-    if not (math.isfinite(params.speed) and SPEED_RANGE[0] <= params.speed <= SPEED_RANGE[1]):
-        raise InvalidRequest(
-            f"speed must be a number from {SPEED_RANGE[0]} to {SPEED_RANGE[1]}", param="speed"
-        )
+    low, high = info.speed_range
+    if not (math.isfinite(params.speed) and low <= params.speed <= high):
+        model = "" if info.speed_range == SPEED_RANGE else f" for model {info.model!r}"
+        raise InvalidRequest(f"speed must be a number from {low} to {high}{model}", param="speed")
 
 
 def check_params(info: EngineInfo, params: Mapping[str, ParamValue]) -> None:

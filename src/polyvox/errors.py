@@ -145,6 +145,21 @@ class EngineFailure(PolyvoxError):
     code = "engine_failure"
 
 
+class UpstreamFailure(EngineFailure):
+    """A remote engine answered with something unusable (malformed or cut-off audio, an
+    unexpected sample rate, an error it did not describe)."""
+
+    status_code = 502
+    code = "upstream_failure"
+
+
+class ReferenceNotFound(InvalidRequest):
+    """A reference named by its content hash (``sha256:...``) is not in the cache."""
+
+    status_code = 422
+    code = "reference_not_found"
+
+
 class StorageUnavailable(PolyvoxError):
     """Object storage is not configured or its libraries are not installed."""
 

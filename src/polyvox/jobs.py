@@ -88,9 +88,11 @@ class SpeechJob:
         started = time.perf_counter()
         seconds = 0.0
         request = replace(self.request, text=chunk.text, threads=threads)
-        async for audio in engine.synthesize(request):
-            seconds += audio.duration
-            queue.put_nowait(audio)
+        # closed at once when the job is cancelled, so a remote request ends with it
+        async with contextlib.aclosing(engine.synthesize(request)) as chunks:
+            async for audio in chunks:
+                seconds += audio.duration
+                queue.put_nowait(audio)
         self.calls += 1
         self._metrics.chunks.labels(self.model).inc()
         if seconds:
@@ -146,8 +148,12 @@ class SpeechJob:
                 yield item
         finally:
             producer.cancel()
+            # Waited for through asyncio.wait, which does not pass cancellations on: a
+            # request whose client left is cancelled again and again by the server's
+            # cancel scope, and ``await producer`` would forward each one into the
+            # producer's own clean-up (a remote engine's request would stay open).
             with contextlib.suppress(asyncio.CancelledError):
-                await producer
+                await asyncio.wait({producer})
 
     async def stream(self) -> AsyncIterator[bytes]:
         """Encoded bytes of ``response_format``, ready to send as they come."""

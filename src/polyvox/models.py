@@ -26,6 +26,8 @@ class ModelSpec:
     engine: str
     options: BaseModel
     slots: int
+    environment: str | None = None
+    """The engine environment the model runs in (a supervised process), or None."""
 
 
 def _describe(error: ValidationError) -> str:
@@ -47,7 +49,8 @@ def model_spec(settings: Settings, model: str) -> ModelSpec:
     except ValidationError as exc:
         raise ConfigError(f"model {model!r} (engine {config.engine}): {_describe(exc)}") from None
     kind_slots = settings.stt_slots if engine_class.kind == "stt" else settings.tts_slots
-    return ModelSpec(model, config.engine, options, config.slots or kind_slots)
+    slots = config.slots or getattr(engine_class, "default_slots", None) or kind_slots
+    return ModelSpec(model, config.engine, options, slots, config.environment)
 
 
 def check_models(settings: Settings) -> None:

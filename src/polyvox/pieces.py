@@ -85,4 +85,4 @@ class Pieces:
         if self._reader is not None and not self._reader.done():
             self._reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
+                await asyncio.wait({self._reader})  # (see SpeechJob._consume)

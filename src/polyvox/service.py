@@ -35,7 +35,13 @@ from polyvox.settings import Settings
 from polyvox.storage import ObjectStore
 from polyvox.threads import run_blocking
 from polyvox.transcription_job import Source, TranscriptionJob
-from polyvox.types import SpeechParams, SpeechRequest, TranscriptionParams, TranscriptionRequest
+from polyvox.types import (
+    EngineInfo,
+    SpeechParams,
+    SpeechRequest,
+    TranscriptionParams,
+    TranscriptionRequest,
+)
 from polyvox.voices.reference import ReferenceStore
 
 log = logging.getLogger(__name__)
@@ -78,7 +84,11 @@ class SpeechService:
         limit_arenas(self.settings.malloc_arenas)
         models = self.settings.preload if preload is None else preload
         self._preloading = asyncio.create_task(self._preload(models))
-        self._tasks = [self._preloading, asyncio.create_task(self.pool.run_reaper())]
+        self._tasks = [
+            self._preloading,
+            asyncio.create_task(self.pool.run_reaper()),
+            asyncio.create_task(self.catalogue.describe()),  # remote models, in the background
+        ]
 
     async def _preload(self, models: list[str]) -> None:
         try:
@@ -139,6 +149,7 @@ class SpeechService:
         return text.Splitter(max_chars=s.chunk_max_chars, first_max_words=s.first_chunk_max_words)
 
     async def _job(self, params: SpeechParams, pieces: Pieces) -> SpeechJob:
+        await self.catalogue.describe(params.model)  # a remote model: its voices, once
         engine = self.catalogue.tts_engine(params.model)
         info = engine.info
         voice = self.catalogue.resolve_voice(params.model, params.voice)
@@ -156,9 +167,16 @@ class SpeechService:
             model=info.model, pool=self.pool, request=request, pieces=pieces,
             output=Output(params.response_format, voice.sample_rate, out_rate),
             scheduler=self.scheduler(info.model), metrics=self.metrics,
-            timeout=self.settings.request_timeout, grow_chars=self.settings.chunk_grow_chars,
+            timeout=self.settings.request_timeout, grow_chars=self._grow_chars(info),
             splits_text=info.splits_text,
         )  # fmt: skip
+
+    def _grow_chars(self, info: EngineInfo) -> int:
+        """Characters one engine call may take at most: a remote server gets the whole
+        text at once (it splits and schedules itself), a local engine a few sentences."""
+        if info.device == "remote":
+            return self.settings.max_input_chars
+        return self.settings.chunk_grow_chars
 
     async def _reference(self, params: SpeechParams) -> Path | None:
         """Fetch (or find in the cache) the reference audio; runs after every other check."""
@@ -227,7 +245,8 @@ class SpeechService:
             scheduler = self._schedulers[model] = Scheduler(
                 slots=slots, max_queue=s.tts_queue, queue_timeout=s.queue_timeout,
                 policy=s.scheduling, on_wait=wait_seconds.observe,
-                on_close=lambda: self._job_closed(model), widen=info.kind == "tts",
+                on_close=lambda: self._job_closed(model),
+                widen=info.kind == "tts" and info.device != "remote",
             )  # fmt: skip
             self.metrics.queue_depth.labels(model).set_function(lambda: scheduler.waiting)
             self.metrics.inflight.labels(model).set_function(lambda: scheduler.active)

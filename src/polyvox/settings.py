@@ -31,12 +31,16 @@ class ModelConfig(BaseModel):
     model_config = ConfigDict(extra="allow", protected_namespaces=())
 
     engine: Annotated[str, Field(min_length=1)]
-    """Engine name: ``piper``, ``whisper``, or one registered under ``polyvox.engines``."""
+    """Engine name: ``piper``, ``whisper``, ``kokoro``, or one registered under
+    ``polyvox.engines``."""
     slots: Annotated[int | None, Field(ge=1, le=64)] = None
     """Requests this model runs at once; None: ``tts_slots`` or ``stt_slots`` by its kind."""
+    environment: Annotated[str | None, Field(min_length=1)] = None
+    """Run the model in this engine environment (``polyvox engines install NAME``), in a
+    supervised polyvox process of its own; None: in this process."""
 
     def options(self) -> dict[str, Any]:
-        """The engine options: every key besides ``engine`` and ``slots``."""
+        """The engine options: every key besides ``engine``, ``slots`` and ``environment``."""
         return dict(self.model_extra or {})
 
 
@@ -232,6 +236,9 @@ class Settings(BaseSettings):
     whisper: dict[str, Any] = {}
     """Options for every Whisper model that does not set them itself
     (``POLYVOX_WHISPER__MODEL=small`` is ``model`` for each)."""
+    kokoro: dict[str, Any] = {}
+    """Options for every Kokoro model that does not set them itself
+    (``POLYVOX_KOKORO__THREADS=2`` is ``threads`` for each)."""
     storage: StorageSettings = StorageSettings()
     """Object storage for generated audio."""
     reference: ReferenceSettings = ReferenceSettings()
@@ -266,7 +273,9 @@ class Settings(BaseSettings):
     def model_options(self, model: str) -> dict[str, Any]:
         """A model's engine options: the engine-wide shorthand under the model's own keys."""
         config = self.models[model]
-        shared = {"piper": self.piper, "whisper": self.whisper}.get(config.engine, {})
+        shared = {"piper": self.piper, "whisper": self.whisper, "kokoro": self.kokoro}.get(
+            config.engine, {}
+        )
         return {**shared, **config.options()}
 
     def resolve_model(self, name: str) -> str | None:

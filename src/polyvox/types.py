@@ -16,6 +16,8 @@ Task = Literal["transcribe", "translate"]
 Device = Literal["cpu", "cuda", "remote"]
 STT_SAMPLE_RATE = 16000
 """Sample rate of the audio every STT engine receives."""
+SPEED_RANGE = (0.25, 4.0)
+"""Speeds every transport accepts (OpenAI's range); engines map it to their own scale."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,8 @@ class EngineInfo:
     voice_cloning: bool = False
     instructions: bool = False
     speed: bool = True
+    speed_range: tuple[float, float] = SPEED_RANGE
+    """Speeds the model accepts (inclusive), within OpenAI's 0.25-4.0; others are a 422."""
     voice_attributes: tuple[str, ...] = ()
     params: Mapping[str, ParamSpec] = field(default_factory=dict)
     splits_text: bool = False

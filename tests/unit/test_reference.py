@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import http.server
 import threading
@@ -15,14 +16,14 @@ import numpy as np
 import pytest
 
 from polyvox.engines.pool import ModelPool
-from polyvox.errors import InvalidRequest, RequestTooLarge, UnsupportedAudio
+from polyvox.errors import InvalidRequest, ReferenceNotFound, RequestTooLarge, UnsupportedAudio
 from polyvox.service import SpeechService
 from polyvox.settings import ReferenceSettings, Settings, StorageSettings
 from polyvox.storage import ObjectStore
 from polyvox.types import AudioChunk, EngineInfo, ReferenceAudio, SpeechParams, VoiceInfo
 from polyvox.voices import fetch
 from polyvox.voices.fetch import is_public_address
-from polyvox.voices.reference import ReferenceStore
+from polyvox.voices.reference import ReferenceStore, parse_reference
 from tests.samples import sine_wav
 
 WAV = sine_wav(1.0)
@@ -268,3 +269,18 @@ def test_service_fetches_reference_for_cloning_engines(tmp_path: Path) -> None:
         asyncio.run(
             service.prepare(SpeechParams("cloner", "Olá.", voice_attributes={"emotion": 1}))
         )
+
+
+def test_a_reference_named_by_its_hash_is_found_once_it_was_sent(tmp_path: Path) -> None:
+    refs = store(tmp_path)
+    data = sine_wav(1.0)
+    digest = hashlib.sha256(data).hexdigest()
+    named = parse_reference(f"sha256:{digest}")
+    with pytest.raises(ReferenceNotFound) as missing:
+        refs.resolve(named)  # not sent yet: the sender must send the audio itself
+    assert missing.value.status_code == 422
+    assert missing.value.param == "reference_audio"
+    sent = refs.resolve(parse_reference(base64.b64encode(data).decode()))
+    assert refs.resolve(named) == sent
+    with pytest.raises(InvalidRequest):
+        refs.resolve(parse_reference("sha256:not-hex"))

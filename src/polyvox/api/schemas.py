@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from polyvox.checks import engine_params
 from polyvox.codecs import AudioFormat
 from polyvox.types import SpeechParams
+from polyvox.voices.reference import parse_reference
 
 
 class VoiceRef(BaseModel):
@@ -39,15 +40,27 @@ class SpeechBody(BaseModel):
     sample_rate: int | None = Field(
         None, ge=8000, le=192000, description="polyvox extension: output sample rate."
     )
+    language: str | None = Field(
+        None, min_length=1, max_length=35, description="polyvox extension: language to speak."
+    )
+    reference_audio: str | None = Field(
+        None,
+        min_length=1,
+        description="polyvox extension, for cloning models: reference audio as a gs://, "
+        "s3:// or https:// URL, base64, or sha256:<hex> of audio sent before.",
+    )
 
     def to_params(self) -> SpeechParams:
         """The transport-neutral request; extra fields become engine parameters."""
         params = engine_params(self.model_extra)
         voice = self.voice.id if isinstance(self.voice, VoiceRef) else self.voice
+        ref = self.reference_audio
+        reference = None if ref is None else parse_reference(ref, "reference_audio")
         return SpeechParams(
             model=self.model, input=self.input, voice=voice,
             response_format=self.response_format, speed=self.speed,
             instructions=self.instructions, sample_rate=self.sample_rate, params=params,
+            language=self.language, reference_audio=reference,
         )  # fmt: skip
 
 
@@ -62,6 +75,8 @@ class ModelCard(BaseModel):
     description: str
     languages: list[str]
     capabilities: dict[str, Any]
+    default_voice: str | None = None
+    """The voice a text-to-speech request without ``voice`` gets."""
 
 
 class ModelList(BaseModel):

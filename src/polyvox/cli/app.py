@@ -12,6 +12,7 @@ from typing import Annotated, BinaryIO
 import typer
 
 from polyvox import codecs
+from polyvox.cli.engines import app as engines_app
 from polyvox.config import load_settings
 from polyvox.errors import PolyvoxError
 from polyvox.jobs import SpeechJob
@@ -24,6 +25,7 @@ app = typer.Typer(
     name="polyvox", help="One self-hosted speech server for many open voice models.",
     no_args_is_help=True, add_completion=False,
 )  # fmt: skip
+app.add_typer(engines_app, name="engines")
 
 EnvFile = Annotated[
     Path | None, typer.Option("--env-file", help="Read POLYVOX_* settings from this file.")

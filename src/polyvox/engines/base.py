@@ -7,7 +7,7 @@ audio or text it yields reaches the caller at once, and no event-loop thread wai
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from typing import Protocol, runtime_checkable
 
 from polyvox.types import (
@@ -23,6 +23,8 @@ from polyvox.types import (
 __all__ = [
     "BlockingSTT",
     "BlockingTTS",
+    "ComposesVoices",
+    "Describes",
     "Engine",
     "EngineInfo",
     "ReleasesMemory",
@@ -56,6 +58,29 @@ class ReleasesMemory(Protocol):
 
 
 @runtime_checkable
+class Describes(Protocol):
+    """An engine that learns its capabilities and voices only by asking (a remote server):
+    ``describe()`` runs once before the catalogue or a request relies on them."""
+
+    described: bool
+
+    async def describe(self) -> None:
+        """Fetch capabilities and voices (and set ``described``)."""
+        ...
+
+
+@runtime_checkable
+class ComposesVoices(Protocol):
+    """A TTS engine that speaks voices beyond those it lists, made of them (Kokoro's
+    blends, ``"voice_a(2)+voice_b(1)"``); the catalogue asks it about names it does not list."""
+
+    def compose_voice(self, name: str) -> VoiceInfo | None:
+        """The voice ``name`` describes, or None if it describes none; a part the engine
+        does not have raises VoiceNotFound, a malformed name InvalidRequest (before audio)."""
+        ...
+
+
+@runtime_checkable
 class TTSEngine(Engine, Protocol):
     """A text-to-speech model: voices and float32 audio chunks, streamed."""
 
@@ -68,7 +93,7 @@ class TTSEngine(Engine, Protocol):
         """The voice used when a request names none."""
         ...
 
-    def synthesize(self, req: SpeechRequest) -> AsyncIterator[AudioChunk]:
+    def synthesize(self, req: SpeechRequest) -> AsyncGenerator[AudioChunk, None]:
         """Speak ``req.text``; yields mono float32 chunks as soon as each is ready.
 
         Closing the iterator early stops the work within one chunk.

@@ -16,7 +16,7 @@ _arena_shared = False
 
 
 def share_cpu_arena(onnxruntime: Any) -> None:
-    """Register the process-wide CPU arena that Piper sessions share (once)."""
+    """Register the process-wide CPU arena that onnxruntime sessions share (once)."""
     global _arena_shared
     with _arena_lock:
         if _arena_shared:
@@ -67,6 +67,10 @@ class ReleasingSession:
         if shrink:
             return self._session.run(output_names, feeds, self._shrink)
         return self._session.run(output_names, feeds)
+
+    def __getattr__(self, name: str) -> Any:
+        """Everything else is the session's (inputs, outputs, metadata: Kokoro reads them)."""
+        return getattr(self._session, name)
 
 
 @contextmanager

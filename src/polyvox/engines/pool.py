@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
-from polyvox.engines.base import Engine
+from polyvox.engines.base import Describes, Engine
 from polyvox.errors import EngineUnavailable, PolyvoxError
 from polyvox.logs import with_request_id
 
@@ -50,6 +50,25 @@ class ModelPool:
         if slot is None:
             slot = self._slots[model] = _Slot(self._factory(model))
         return slot.engine
+
+    async def describe(self, model: str) -> Engine:
+        """The engine of ``model`` with its capabilities and voices known: a remote one is
+        asked once (at most one ask at a time per model)."""
+        engine = self.engine(model)
+        if getattr(engine, "loads_to_describe", False):
+            return await self.load(model)  # a supervised worker: started, then reaped idle
+        if isinstance(engine, Describes) and not engine.described:
+            async with self._slots[model].lock:
+                if not engine.described:
+                    try:
+                        await engine.describe()
+                    except PolyvoxError:
+                        raise
+                    except Exception as exc:
+                        log.exception("describing model %s failed", model)
+                        message = with_request_id(f"model {model!r} cannot be described")
+                        raise EngineUnavailable(message) from exc
+        return engine
 
     def loaded(self) -> list[str]:
         """Model ids whose weights are in memory now."""

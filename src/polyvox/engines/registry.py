@@ -16,6 +16,11 @@ BUILTIN: dict[str, tuple[str, str]] = {
     # name: ("module:Class", the extra that installs its libraries)
     "piper": ("polyvox.engines.piper:PiperEngine", "piper"),
     "whisper": ("polyvox.engines.whisper:WhisperEngine", "whisper"),
+    "kokoro": ("polyvox.engines.kokoro:KokoroEngine", "kokoro"),
+    # remote kinds: a model served by another server (httpx is a core dependency)
+    "polyvox": ("polyvox.engines.remote.polyvox:PolyvoxRemote", ""),
+    "openai": ("polyvox.engines.remote.openai:OpenAIRemote", ""),
+    "indextts-vllm": ("polyvox.engines.remote.indextts:IndexTTSRemote", ""),
 }
 ENTRY_POINT_GROUP = "polyvox.engines"
 
@@ -51,6 +56,10 @@ def create_engine(spec: ModelSpec) -> Engine:
     from polyvox.engines.threaded import ThreadedSTT, ThreadedTTS
 
     cls = load_class(spec.engine)
+    if spec.environment is not None:
+        from polyvox.engines.supervised import SupervisedEngine
+
+        return SupervisedEngine(spec, cls.kind)
     built = cls(spec)
     if not getattr(cls, "blocking", False):
         engine: Engine = built

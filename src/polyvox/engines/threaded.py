@@ -9,11 +9,17 @@ itself stays in the log.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
 from functools import partial
 from typing import TypeVar
 
-from polyvox.engines.base import BlockingEngine, BlockingSTT, BlockingTTS, ReleasesMemory
+from polyvox.engines.base import (
+    BlockingEngine,
+    BlockingSTT,
+    BlockingTTS,
+    ComposesVoices,
+    ReleasesMemory,
+)
 from polyvox.errors import EngineFailure, PolyvoxError
 from polyvox.logs import with_request_id
 from polyvox.threads import run_blocking
@@ -42,7 +48,7 @@ def guarded(model: str, action: str, step: Callable[[], T]) -> T:
         raise EngineFailure(with_request_id(f"model {model!r} failed to {action}")) from exc
 
 
-async def stream(model: str, action: str, items: Iterator[T]) -> AsyncIterator[T]:
+async def stream(model: str, action: str, items: Iterator[T]) -> AsyncGenerator[T, None]:
     """The items of a blocking iterator, each produced in a worker thread."""
     step = partial(guarded, model, action, partial(next, items, _END))
     try:
@@ -91,7 +97,13 @@ class ThreadedTTS(_Threaded):
         """The engine's default voice."""
         return self._tts.default_voice
 
-    def synthesize(self, req: SpeechRequest) -> AsyncIterator[AudioChunk]:
+    def compose_voice(self, name: str) -> VoiceInfo | None:
+        """The engine's voice made of its voices (a blend), if it makes such voices."""
+        if isinstance(self._tts, ComposesVoices):
+            return self._tts.compose_voice(name)
+        return None
+
+    def synthesize(self, req: SpeechRequest) -> AsyncGenerator[AudioChunk, None]:
         """Each chunk as soon as the engine yields it."""
         items = guarded(self.info.model, "synthesise", partial(self._tts.synthesize, req))
         return stream(self.info.model, "synthesise", items)

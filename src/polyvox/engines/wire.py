@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from polyvox.types import EngineInfo, ParamSpec
+from polyvox.types import SPEED_RANGE, EngineInfo, ParamSpec
 
 
 def capabilities(info: EngineInfo) -> dict[str, Any]:
@@ -16,6 +16,7 @@ def capabilities(info: EngineInfo) -> dict[str, Any]:
         "voice_cloning": info.voice_cloning,
         "instructions": info.instructions,
         "speed": info.speed,
+        "speed_range": list(info.speed_range),
         "voice_attributes": list(info.voice_attributes),
         "sample_rate": info.sample_rate,
         "params": {name: asdict(spec) for name, spec in info.params.items()},
@@ -43,6 +44,13 @@ def _param(data: dict[str, Any]) -> ParamSpec:
     )  # fmt: skip
 
 
+def _speed_range(data: object) -> tuple[float, float]:
+    """A card's ``[low, high]`` speeds; a card without it (an older server) has OpenAI's."""
+    if isinstance(data, list | tuple) and len(data) == 2:
+        return float(data[0]), float(data[1])
+    return SPEED_RANGE
+
+
 def from_card(data: dict[str, Any]) -> EngineInfo:
     """The EngineInfo a ``/v1/models`` entry describes (inverse of ``card``)."""
     caps = data.get("capabilities", {})
@@ -52,6 +60,7 @@ def from_card(data: dict[str, Any]) -> EngineInfo:
         sample_rate=int(caps.get("sample_rate", 22050)), streaming=caps.get("streaming", True),
         voice_cloning=caps.get("voice_cloning", False),
         instructions=caps.get("instructions", False), speed=caps.get("speed", True),
+        speed_range=_speed_range(caps.get("speed_range")),
         voice_attributes=tuple(caps.get("voice_attributes", ())),
         params={name: _param(spec) for name, spec in caps.get("params", {}).items()},
         splits_text=caps.get("splits_text", False),

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import logging
 import os
+import re
 import tempfile
 import threading
 from collections import OrderedDict
@@ -12,7 +15,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from polyvox import codecs
-from polyvox.errors import InvalidRequest, PolyvoxError, RequestTooLarge
+from polyvox.errors import InvalidRequest, PolyvoxError, ReferenceNotFound, RequestTooLarge
 from polyvox.settings import ReferenceSettings
 from polyvox.storage import ObjectStore
 from polyvox.types import ReferenceAudio
@@ -20,6 +23,25 @@ from polyvox.voices.fetch import HttpFetcher
 
 log = logging.getLogger(__name__)
 _KNOWN_URLS = 4096
+HASH_PREFIX = "sha256:"
+"""A reference named by the SHA-256 of its bytes, already in this server's cache."""
+_DIGEST = re.compile(r"[0-9a-f]{64}")
+
+
+def decode_base64(value: str, param: str) -> bytes:
+    """Base64 (optionally a ``data:`` URI) -> bytes; a 422 naming ``param`` when invalid."""
+    payload = value.split(",", 1)[1] if value.startswith("data:") else value
+    try:
+        return base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidRequest(f"{param} is not valid base64", param=param) from None
+
+
+def parse_reference(value: str, param: str = "reference_audio") -> ReferenceAudio:
+    """A reference as clients send it: a URL, ``sha256:<hex>`` (already sent once) or base64."""
+    if "://" in value or value.startswith(HASH_PREFIX):
+        return ReferenceAudio(value, param=param)
+    return ReferenceAudio(decode_base64(value, param), param=param)
 
 
 class ReferenceStore:
@@ -36,6 +58,8 @@ class ReferenceStore:
         """The cached file for ``ref``, fetching and checking it first if needed (blocking)."""
         if isinstance(ref.source, bytes):
             return self.put(ref.source, param=ref.param)
+        if ref.source.startswith(HASH_PREFIX):
+            return self._named(ref.source.removeprefix(HASH_PREFIX), ref.param)
         with self._lock:
             known = self._urls.get(ref.source)
             if known is not None:
@@ -49,6 +73,20 @@ class ReferenceStore:
             self._urls.move_to_end(ref.source)
             while len(self._urls) > _KNOWN_URLS:
                 self._urls.popitem(last=False)
+        return path
+
+    def _named(self, digest: str, param: str) -> Path:
+        if not _DIGEST.fullmatch(digest):
+            raise InvalidRequest(
+                f"{param}: {HASH_PREFIX} needs 64 lowercase hex digits", param=param
+            )
+        path = self.find(digest)
+        if path is None:
+            raise ReferenceNotFound(
+                f"{param}: no reference audio with hash {digest[:12]}... is cached here; "
+                "send the audio itself",
+                param=param,
+            )
         return path
 
     # -- cache -------------------------------------------------------------------------

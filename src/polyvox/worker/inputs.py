@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from polyvox.errors import InvalidRequest
 from polyvox.settings import Settings
 from polyvox.storage import StoredObject
 from polyvox.types import ParamValue, ReferenceAudio, SpeechParams
+from polyvox.voices.reference import decode_base64, parse_reference
 
 OutputMode = Literal["base64", "url"]
 
@@ -62,15 +62,6 @@ class JobInput(BaseModel):
 
 def _b64(data: bytes | None) -> dict[str, str]:
     return {} if data is None else {"audio": base64.b64encode(data).decode("ascii")}
-
-
-def decode_base64(value: str, param: str) -> bytes:
-    """Base64 (optionally a ``data:`` URI) -> bytes; a 422 naming ``param`` when invalid."""
-    payload = value.split(",", 1)[1] if value.startswith("data:") else value
-    try:
-        return base64.b64decode(payload, validate=True)
-    except (binascii.Error, ValueError):
-        raise InvalidRequest(f"{param} is not valid base64", param=param) from None
 
 
 def _engine_params(**values: ParamValue | None) -> dict[str, ParamValue]:
@@ -192,11 +183,7 @@ class NativeInput(JobInput):
 
     def _reference(self) -> ReferenceAudio | None:
         ref = self.reference_audio
-        if ref is None:
-            return None
-        if "://" in ref:
-            return ReferenceAudio(ref, param="reference_audio")
-        return ReferenceAudio(decode_base64(ref, "reference_audio"), param="reference_audio")
+        return None if ref is None else parse_reference(ref, "reference_audio")
 
     def output_mode(self) -> OutputMode:
         return self.output

@@ -12,6 +12,7 @@ from fastapi.responses import StreamingResponse
 from polyvox.api.deps import ServiceDep
 from polyvox.api.schemas import SpeechBody
 from polyvox.api.streaming import sse_event, started, unless_disconnected
+from polyvox.engines.remote.polyvox import SAMPLE_RATE_HEADER
 from polyvox.errors import EngineFailure, PolyvoxError
 from polyvox.jobs import SpeechJob
 
@@ -69,4 +70,5 @@ async def create_speech(
     audio = await started(request, job.stream())
     if body.stream_format == "sse":
         return StreamingResponse(_sse(job, audio), media_type="text/event-stream")
-    return StreamingResponse(audio, media_type=job.media_type)
+    headers = {SAMPLE_RATE_HEADER: str(job.out_rate)}  # a gateway checks what it gets
+    return StreamingResponse(audio, media_type=job.media_type, headers=headers)

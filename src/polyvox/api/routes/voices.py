@@ -14,6 +14,7 @@ router = APIRouter(tags=["voices"])
 @router.get("/v1/audio/voices")
 async def list_voices(service: ServiceDep, model: str | None = None) -> VoiceList:
     """Voices of ``model`` (an id or alias), or of every text-to-speech model."""
+    await service.catalogue.describe(model)
     cards = []
     for voice in service.catalogue.voices(model):
         info = service.catalogue.engine(voice.model).info

@@ -1,0 +1,74 @@
+"""``polyvox engines``: build, list and check the environments engine families run in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from polyvox import environments
+
+app = typer.Typer(
+    help="Engine environments: one isolated Python environment per engine family.",
+    no_args_is_help=True,
+)
+EnvDir = Annotated[
+    Path | None,
+    typer.Option("--env-dir", help="Where environments live [default: POLYVOX_ENV_DIR or "
+                 "~/.cache/polyvox/envs]"),
+]  # fmt: skip
+
+
+@app.command("install")
+def install(
+    family: Annotated[str, typer.Argument(help=f"One of: {', '.join(environments.FAMILIES)}")],
+    env_dir: EnvDir = None,
+) -> None:
+    """Build (or update) FAMILY's environment (uv when available, else venv + pip)."""
+    try:
+        env = environments.install(family, env_dir)
+    except environments.EnvironmentMissing as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"installed {family} in {env}")
+
+
+@app.command("list")
+def list_environments(env_dir: EnvDir = None) -> None:
+    """Installed environments: family, versions, size and device."""
+    found = environments.installed(env_dir)
+    if not found:
+        typer.echo("no engine environments installed; polyvox engines install FAMILY builds one")
+    for env in found:
+        versions = " ".join(f"{name}=={v}" for name, v in sorted(env.versions.items()))
+        size = env.size_bytes / 1e6
+        typer.echo(f"{env.family}\t{env.device}\t{size:.0f} MB\t{versions}\t{env.path}")
+
+
+@app.command("doctor")
+def doctor(
+    family: Annotated[str, typer.Argument(help="The family whose environment to check.")],
+    env_dir: EnvDir = None,
+    here: Annotated[
+        bool, typer.Option("--here", help="Check this interpreter, not the environment.")
+    ] = False,
+) -> None:
+    """Import FAMILY's engines in its environment, load their weights, report the device."""
+    if not here:
+        try:
+            status = environments.doctor(family, env_dir)
+        except environments.EnvironmentMissing as exc:
+            typer.echo(f"error: {exc.message}", err=True)
+            raise typer.Exit(1) from None
+        raise typer.Exit(status)
+    try:
+        for line in environments.check_here(family):
+            typer.echo(line)
+    except environments.EnvironmentMissing as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+    except Exception as exc:  # the point of a doctor: say what is broken, plainly
+        typer.echo(f"error: {family} does not work here: {type(exc).__name__}: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"{family}: ok")

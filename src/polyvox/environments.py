@@ -1,0 +1,243 @@
+"""Engine environments: one isolated Python environment per engine family.
+
+Engine libraries pin clashing versions of torch, transformers and numpy, so a family that
+cannot share the server's environment gets one of its own, built from the pins kept here
+(uv when it is available, else venv + pip), with polyvox itself installed in it: a model
+placed in an environment is served by a polyvox process started from there
+(``polyvox.engines.supervised``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+import polyvox
+from polyvox.errors import EngineUnavailable
+
+MANIFEST = "polyvox-env.json"
+
+
+@dataclass(frozen=True)
+class Family:
+    """An engine family: the engines it serves, the extra that installs them, and pins."""
+
+    name: str
+    engines: tuple[str, ...]
+    extra: str
+    packages: tuple[str, ...]
+    """Distributions whose versions ``engines list`` reports."""
+    overrides: tuple[str, ...] = ()
+    """Requirements that replace a library's own hard pins (torch CPU builds, say)."""
+    torch: bool = False
+
+
+FAMILIES: dict[str, Family] = {
+    "kokoro": Family("kokoro", ("kokoro",), "kokoro", ("kokoro-onnx", "onnxruntime")),
+    "core": Family("core", ("piper", "whisper"), "whisper", ("piper-tts", "faster-whisper")),
+}
+
+
+class EnvironmentMissing(EngineUnavailable):
+    """An environment is not built or cannot be built; the message says what to do."""
+
+
+def family(name: str) -> Family:
+    """The family called ``name``; an unknown one names the known ones."""
+    found = FAMILIES.get(name)
+    if found is None:
+        raise EnvironmentMissing(f"no engine family {name!r}; known: {', '.join(FAMILIES)}")
+    return found
+
+
+def root(env_dir: Path | None = None) -> Path:
+    """Where environments live: ``POLYVOX_ENV_DIR`` or ``~/.cache/polyvox/envs``."""
+    if env_dir is not None:
+        return env_dir
+    configured = os.environ.get("POLYVOX_ENV_DIR")
+    return Path(configured) if configured else Path.home() / ".cache" / "polyvox" / "envs"
+
+
+def path(name: str, env_dir: Path | None = None) -> Path:
+    """The directory of family ``name``'s environment."""
+    return root(env_dir) / name
+
+
+def python(env: Path) -> Path:
+    """The environment's interpreter."""
+    return env / "bin" / "python"
+
+
+def executable(name: str, env_dir: Path | None = None) -> Path:
+    """The ``polyvox`` command inside family ``name``'s environment; raises if not built."""
+    env = path(name, env_dir)
+    command = env / "bin" / "polyvox"
+    if not (env / MANIFEST).is_file() or not command.exists():
+        raise EnvironmentMissing(
+            f"the {name!r} engine environment is not installed; run: polyvox engines install {name}"
+        )
+    return command
+
+
+def _source() -> str | None:
+    """This checkout's project directory, when polyvox runs from source (editable)."""
+    project = Path(polyvox.__file__).resolve().parents[2]
+    return str(project) if (project / "pyproject.toml").is_file() else None
+
+
+def _requirement(extra: str) -> list[str]:
+    source = _source()
+    if source is not None:
+        return ["-e", f"{source}[{extra}]"]
+    return [f"polyvox[{extra}]=={metadata.version('polyvox')}"]
+
+
+def _pip_locations() -> list[str]:
+    """pip's configured package locations (this machine's CPU torch wheel, say), for uv,
+    which does not read pip's configuration."""
+    try:
+        listed = subprocess.run(
+            [sys.executable, "-m", "pip", "config", "list"],
+            capture_output=True, text=True, timeout=60, check=False,
+        ).stdout  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    flags = {"find-links": "--find-links", "index-url": "--index-url",
+             "extra-index-url": "--extra-index-url", "constraint": "--constraint"}  # fmt: skip
+    found: list[str] = []
+    for line in listed.splitlines():
+        key, _, value = line.partition("=")
+        option = flags.get(key.rsplit(".", 1)[-1])
+        if option is not None and (value := value.strip().strip("'\"")):
+            for item in value.split():
+                found += [option, item]
+    return found
+
+
+def _uv() -> str | None:
+    found = shutil.which("uv")
+    if found is not None:
+        return found
+    try:
+        from uv import find_uv_bin  # the ``uv`` wheel from PyPI
+
+        return str(find_uv_bin())
+    except (ImportError, FileNotFoundError):
+        return None
+
+
+def install(name: str, env_dir: Path | None = None, log: bool = True) -> Path:
+    """Build (or update) family ``name``'s environment (CPU builds); returns its directory."""
+    spec = family(name)
+    env = path(name, env_dir)
+    env.parent.mkdir(parents=True, exist_ok=True)
+    requirement = _requirement(spec.extra)
+    overrides = env / "overrides.txt"
+    uv = _uv()
+    started = time.monotonic()
+    output = None if log else subprocess.DEVNULL
+    if uv is not None:
+        if not python(env).exists():
+            _run([uv, "venv", "--quiet", "--python", sys.executable, str(env)], output)
+        command = [uv, "pip", "install", "--python", str(python(env)), *_pip_locations()]
+        if spec.overrides:
+            overrides.write_text("\n".join(spec.overrides) + "\n", encoding="utf-8")
+            command += ["--override", str(overrides)]
+        _run([*command, *requirement], output)
+    else:
+        if not python(env).exists():
+            _run([sys.executable, "-m", "venv", str(env)], output)
+        # pip has no overrides: the override pins go in as ordinary requirements
+        _run([str(python(env)), "-m", "pip", "install", "--quiet", *spec.overrides,
+              *requirement], output)  # fmt: skip
+    manifest = {
+        "family": name, "engines": list(spec.engines), "builder": "uv" if uv else "pip",
+        "device": "cpu",
+        "installed": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "seconds": round(time.monotonic() - started, 1), "requirement": " ".join(requirement),
+    }  # fmt: skip
+    (env / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return env
+
+
+def _run(command: list[str], output: int | None) -> None:
+    try:
+        subprocess.run(command, check=True, stdout=output)  # noqa: S603 - our own commands
+    except subprocess.CalledProcessError as exc:
+        raise EnvironmentMissing(
+            f"{' '.join(command[:3])} ... failed with {exc.returncode}"
+        ) from exc
+
+
+@dataclass(frozen=True)
+class Installed:
+    """One built environment, as ``engines list`` shows it."""
+
+    family: str
+    path: Path
+    versions: dict[str, str]
+    size_bytes: int
+    device: str
+
+
+def installed(env_dir: Path | None = None) -> list[Installed]:
+    """Every environment built under the environment root."""
+    found = []
+    base = root(env_dir)
+    for manifest in sorted(base.glob(f"*/{MANIFEST}")) if base.is_dir() else []:
+        env = manifest.parent
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+        name = data.get("family", env.name)
+        spec = FAMILIES.get(name)
+        packages = ("polyvox", *(spec.packages if spec else ()))
+        versions = _versions(env, packages)
+        size = sum(f.stat().st_size for f in env.rglob("*") if f.is_file() and not f.is_symlink())
+        found.append(Installed(name, env, versions, size, data.get("device", "cpu")))
+    return found
+
+
+def _versions(env: Path, packages: tuple[str, ...]) -> dict[str, str]:
+    """Versions of ``packages`` in ``env``, read from its dist-info (no interpreter start)."""
+    wanted = {p.lower().replace("-", "_"): p for p in packages}
+    versions = {}
+    for info in env.glob("lib/python*/site-packages/*.dist-info"):
+        name, _, version = info.name.removesuffix(".dist-info").partition("-")
+        if name.lower() in wanted:
+            versions[wanted[name.lower()]] = version
+    return versions
+
+
+def doctor(name: str, env_dir: Path | None = None) -> int:
+    """Run ``polyvox engines doctor --here`` inside the environment; its exit status."""
+    command = executable(name, env_dir)
+    checked = [str(command), "engines", "doctor", name, "--here"]
+    return subprocess.run(checked, check=False).returncode  # noqa: S603 - our own command
+
+
+def check_here(name: str) -> list[str]:
+    """In this interpreter: import each engine of the family, load its default model (its
+    weights) and say where it runs. Raises what loading raises."""
+    import asyncio
+
+    from polyvox.engines.registry import create_engine, load_class
+    from polyvox.models import ModelSpec
+
+    lines = [f"python {sys.version.split()[0]} at {sys.executable}"]
+    for engine_name in family(name).engines:
+        cls = load_class(engine_name)
+        engine = create_engine(ModelSpec(engine_name, engine_name, cls.Options(), 1))
+        started = time.monotonic()
+        asyncio.run(engine.load())
+        seconds = time.monotonic() - started
+        info = engine.info
+        lines.append(
+            f"{engine_name}: loaded in {seconds:.1f}s on {info.device}, {info.sample_rate} Hz"
+        )
+    return lines
