@@ -21,6 +21,7 @@ BUILTIN: dict[str, tuple[str, str]] = {
     "polyvox": ("polyvox.engines.remote.polyvox:PolyvoxRemote", ""),
     "openai": ("polyvox.engines.remote.openai:OpenAIRemote", ""),
     "indextts-vllm": ("polyvox.engines.remote.indextts:IndexTTSRemote", ""),
+    "runpod": ("polyvox.engines.remote.runpod:RunPodRemote", ""),
 }
 ENTRY_POINT_GROUP = "polyvox.engines"
 

@@ -30,12 +30,22 @@ from polyvox.worker.inputs import JobInput, JobResult, parse_input
 log = logging.getLogger(__name__)
 
 
-def error_output(error: PolyvoxError, fields: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """RunPod's failure output: ``{"error": message}``, naming the job's own field."""
+def error_output(
+    error: PolyvoxError, fields: Mapping[str, str] | None = None, *, detailed: bool = False
+) -> dict[str, Any]:
+    """RunPod's failure output: ``{"error": message}``, naming the job's own field.
+
+    ``detailed`` (polyvox's native shape, streamed): also the error's ``status_code``,
+    ``code`` and ``param``, so a gateway's ``runpod`` model rebuilds the same error. The
+    seed shapes keep the one key their users read.
+    """
     message = error.message
     alias = (fields or {}).get(error.param or "")
     if alias:
         message = f"{message} (job input field {alias!r})"
+    if detailed:
+        return {"error": message, "status_code": error.status_code, "code": error.code,
+                "param": error.param}  # fmt: skip
     return {"error": message}
 
 
@@ -102,7 +112,8 @@ class RunPodWorker:
             result = await self._finish(spec, speech, b"".join(parts), started, inline=False)
             yield {**spec.render(result), "done": True}
         except PolyvoxError as exc:
-            yield error_output(exc, spec.fields if spec else None)
+            detailed = spec is not None and spec.shape == "native"
+            yield error_output(exc, spec.fields if spec else None, detailed=detailed)
         except Exception:
             log.exception("worker: job %s failed", job.get("id"))
             yield error_output(EngineFailure("internal error while synthesising"))
