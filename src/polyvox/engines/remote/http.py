@@ -49,8 +49,11 @@ class RemoteOptions(BaseModel):
     never retried."""
 
 
-def client(options: RemoteOptions, headers: dict[str, str] | None = None) -> httpx.AsyncClient:
-    """The model's HTTP client: its base URL, timeouts and credential."""
+def client(
+    options: RemoteOptions, headers: dict[str, str] | None = None, url: str | None = None
+) -> httpx.AsyncClient:
+    """The model's HTTP client: its base URL (``url``, else the options'), timeouts and
+    credential."""
     auth = (
         {"Authorization": f"Bearer {options.api_key.get_secret_value()}"} if options.api_key else {}
     )
@@ -60,7 +63,10 @@ def client(options: RemoteOptions, headers: dict[str, str] | None = None) -> htt
     )  # fmt: skip
     limits = httpx.Limits(max_connections=None, max_keepalive_connections=32)
     return httpx.AsyncClient(
-        base_url=options.url, timeout=timeout, limits=limits, headers={**auth, **(headers or {})}
+        base_url=url or options.url,
+        timeout=timeout,
+        limits=limits,
+        headers={**auth, **(headers or {})},
     )
 
 
@@ -143,3 +149,26 @@ async def pcm_chunks(
             yield AudioChunk(samples, sample_rate)
     if carry:
         raise upstream.bad("audio that ends in half a sample (not 16-bit PCM)")
+
+
+class HttpEngine:
+    """What every remote engine shares: one HTTP client to ``upstream.url``, opened on
+    first use and closed when the model unloads."""
+
+    kind = "tts"
+    options: RemoteOptions
+    upstream: Upstream
+    _client: httpx.AsyncClient | None = None
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """The model's HTTP client (opened on first use)."""
+        if self._client is None:
+            self._client = client(self.options, url=self.upstream.url)
+        return self._client
+
+    async def unload(self) -> None:
+        """Close the connections; the server keeps its model."""
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None

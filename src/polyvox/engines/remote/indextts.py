@@ -35,7 +35,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from polyvox.audio import Float32, int16_to_float
-from polyvox.engines.remote.http import RemoteOptions, Upstream, client
+from polyvox.engines.remote.http import HttpEngine, RemoteOptions, Upstream
 from polyvox.errors import EngineUnavailable, InvalidRequest, PolyvoxError
 from polyvox.models import ModelSpec
 from polyvox.types import AudioChunk, EngineInfo, ParamSpec, ParamValue, SpeechRequest, VoiceInfo
@@ -101,11 +101,11 @@ def emotion_params(voices: Mapping[str, str]) -> dict[str, ParamSpec]:
     }  # fmt: skip
 
 
-class IndexTTSRemote:
+class IndexTTSRemote(HttpEngine):
     """A text-to-speech model of an index-tts-vllm server, as a local engine."""
 
-    kind = "tts"
     Options = IndexTTSOptions
+    options: IndexTTSOptions
     default_slots = 16
     """Requests sent on at once: vLLM batches them; the rest wait in this server's queue."""
 
@@ -124,14 +124,6 @@ class IndexTTSRemote:
         )  # fmt: skip
         self._voices = dict(o.voices)
         self.described = bool(o.voices)
-        self._client: httpx.AsyncClient | None = None
-
-    @property
-    def http(self) -> httpx.AsyncClient:
-        """The model's HTTP client (opened on first use)."""
-        if self._client is None:
-            self._client = client(self.options)
-        return self._client
 
     async def _get(self, path: str) -> Any:
         response = await self.http.get(path)
@@ -175,12 +167,6 @@ class IndexTTSRemote:
         await self.upstream.discover(self.options.discovery_attempts, self._healthy)
         if not self.described:
             await self.describe()
-
-    async def unload(self) -> None:
-        """Close the connections; the server keeps its model."""
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
 
     def voices(self) -> list[VoiceInfo]:
         """The configured (or, v1, discovered) voices."""

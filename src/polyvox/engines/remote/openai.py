@@ -36,7 +36,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from polyvox.audio import Float32
-from polyvox.engines.remote.http import RemoteOptions, Upstream, client, pcm_chunks
+from polyvox.engines.remote.http import HttpEngine, RemoteOptions, Upstream, pcm_chunks
 from polyvox.models import ModelSpec
 from polyvox.settings import OPENAI_VOICES
 from polyvox.types import AudioChunk, EngineInfo, SpeechRequest, VoiceInfo
@@ -70,11 +70,11 @@ class OpenAIOptions(RemoteOptions):
         return self
 
 
-class OpenAIRemote:
+class OpenAIRemote(HttpEngine):
     """A text-to-speech model of an OpenAI-compatible server, as a local engine."""
 
-    kind = "tts"
     Options = OpenAIOptions
+    options: OpenAIOptions
     default_slots = 16
     """Requests sent on at once; the rest wait in this server's fair queue."""
 
@@ -94,14 +94,6 @@ class OpenAIRemote:
         self._voices = [self._voice({"id": v}) for v in o.voices]
         self._default_voice = o.default_voice or (o.voices[0] if o.voices else "")
         self.described = bool(o.voices)
-        self._client: httpx.AsyncClient | None = None
-
-    @property
-    def http(self) -> httpx.AsyncClient:
-        """The model's HTTP client (opened on first use)."""
-        if self._client is None:
-            self._client = client(self.options)
-        return self._client
 
     def _voice(self, entry: dict[str, Any]) -> VoiceInfo:
         name, lang = entry.get("name"), entry.get("language")
@@ -135,12 +127,6 @@ class OpenAIRemote:
         """Read the voices if they are not known yet (nothing else to load)."""
         if not self.described:
             await self.describe()
-
-    async def unload(self) -> None:
-        """Close the connections."""
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
 
     def voices(self) -> list[VoiceInfo]:
         """The configured or discovered voices (empty until described)."""

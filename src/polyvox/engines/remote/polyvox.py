@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from polyvox.engines.remote.http import RemoteOptions, Upstream, client, pcm_chunks
+from polyvox.engines.remote.http import HttpEngine, RemoteOptions, Upstream, pcm_chunks
 from polyvox.engines.wire import from_card
 from polyvox.errors import EngineUnavailable, PolyvoxError, ReferenceNotFound
 from polyvox.models import ModelSpec
@@ -34,11 +34,11 @@ class PolyvoxOptions(RemoteOptions):
     """The model id on the other server (default: this model's own id)."""
 
 
-class PolyvoxRemote:
+class PolyvoxRemote(HttpEngine):
     """A text-to-speech model of another polyvox server, as a local engine."""
 
-    kind = "tts"
     Options = PolyvoxOptions
+    options: PolyvoxOptions
     default_slots = 32
     """Requests sent on at once: the other server queues and schedules them fairly."""
 
@@ -54,15 +54,8 @@ class PolyvoxRemote:
         self.described = False
         self._voices: list[VoiceInfo] = []
         self._default_voice = ""
-        self._client: httpx.AsyncClient | None = None
 
     # -- discovery --------------------------------------------------------------------
-    @property
-    def http(self) -> httpx.AsyncClient:
-        """The model's HTTP client (opened on first use)."""
-        if self._client is None:
-            self._client = client(self.options)
-        return self._client
 
     async def describe(self) -> None:
         """Read the other server's card and voices (retried while it starts up)."""
@@ -114,12 +107,6 @@ class PolyvoxRemote:
         """Connect and read the model's capabilities (if not read yet)."""
         if not self.described:
             await self.describe()
-
-    async def unload(self) -> None:
-        """Close the connections; the other server keeps its model."""
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
 
     def voices(self) -> list[VoiceInfo]:
         """The other server's voices of this model (empty until described)."""

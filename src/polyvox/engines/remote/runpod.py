@@ -35,7 +35,7 @@ import numpy as np
 from pydantic import AfterValidator, Field
 
 from polyvox.audio import int16_to_float
-from polyvox.engines.remote.http import RemoteOptions, Upstream, _http_url, client
+from polyvox.engines.remote.http import HttpEngine, RemoteOptions, Upstream, _http_url
 from polyvox.errors import PolyvoxError, RequestTimeout
 from polyvox.models import ModelSpec
 from polyvox.types import AudioChunk, EngineInfo, SpeechRequest, VoiceInfo
@@ -62,11 +62,11 @@ class RunPodOptions(RemoteOptions):
     """Seconds between ``/stream`` calls while the job waits in RunPod's queue."""
 
 
-class RunPodRemote:
+class RunPodRemote(HttpEngine):
     """A text-to-speech model on a RunPod serverless endpoint."""
 
-    kind = "tts"
     Options = RunPodOptions
+    options: RunPodOptions
     default_slots = 32
     """Jobs in flight at once: RunPod queues and scales workers itself."""
 
@@ -83,23 +83,9 @@ class RunPodRemote:
             VoiceInfo(id=v, name=v, language=o.language, model=spec.id, sample_rate=o.sample_rate)
             for v in o.voices
         ]
-        self._client: httpx.AsyncClient | None = None
-
-    @property
-    def http(self) -> httpx.AsyncClient:
-        """The endpoint's HTTP client (opened on first use)."""
-        if self._client is None:
-            self._client = client(self.options.model_copy(update={"url": self.upstream.url}))
-        return self._client
 
     async def load(self) -> None:
         """Nothing to load: a serverless endpoint starts workers on demand."""
-
-    async def unload(self) -> None:
-        """Close the connections."""
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
 
     def voices(self) -> list[VoiceInfo]:
         """The configured voices of the worker."""
