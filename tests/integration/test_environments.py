@@ -18,6 +18,7 @@ import pytest
 from polyvox.settings import ModelConfig, Settings
 from tests.conftest import LiveServer, start_server
 from tests.integration.test_streaming import wait_for
+from tests.processes import spawn_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 ENV_DIR = Path(os.environ.get("POLYVOX_TEST_ENV_DIR", Path(__file__).parents[2] / ".cache/envs"))
@@ -84,10 +85,11 @@ def test_list_and_doctor_describe_the_environment(kokoro_env: Path) -> None:
 
 
 def test_the_environment_gives_the_same_samples_as_in_process(gateway: LiveServer) -> None:
-    through, here = speak(gateway, "kokoro-env"), speak(gateway, "kokoro")
+    here = speak(gateway, "kokoro")
+    through = speak(gateway, "kokoro-env")
+    assert worker(gateway).process.returncode is None  # checked before its 2 s idle TTL
     assert through.status_code == here.status_code == 200, through.text
     assert through.content == here.content
-    assert worker(gateway).process.returncode is None
     assert any("loaded model kokoro-env" in line for line in worker(gateway)._recent)
 
 
@@ -119,3 +121,20 @@ def test_an_idle_worker_stops_and_starts_again_on_demand(gateway: LiveServer) ->
     assert speak(gateway, "kokoro-env").status_code == 200
     assert engine.process is not first
     assert engine.process.returncode is None
+
+
+def test_a_worker_stops_when_its_server_is_killed(kokoro_env: Path) -> None:
+    """A gateway killed outright cannot stop its workers: they notice and stop themselves."""
+    models = '{"kokoro-env": {"engine": "kokoro", "environment": "kokoro"}}'
+    env = {
+        "POLYVOX_ENV_DIR": str(ENV_DIR), "POLYVOX_MODELS": models,
+        "POLYVOX_PRELOAD": '["kokoro-env"]', "POLYVOX_DEFAULT_TTS_MODEL": "kokoro-env",
+    }  # fmt: skip
+    gateway, _ = spawn_server(env)
+    tasks = Path(f"/proc/{gateway.pid}/task").glob("*/children")
+    children = [pid for task in tasks for pid in task.read_text().split()]
+    workers = [int(pid) for pid in children if "serve" in Path(f"/proc/{pid}/cmdline").read_text()]
+    assert len(workers) == 1, children
+    gateway.kill()
+    gateway.wait(timeout=30)
+    assert wait_for(lambda: not Path(f"/proc/{workers[0]}").exists(), timeout=30), "orphaned"

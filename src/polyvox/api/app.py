@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -23,6 +24,7 @@ from polyvox.api.routes import (
     voices,
 )
 from polyvox.api.routes import metrics as metrics_route
+from polyvox.engines.supervised import follow_supervisor
 from polyvox.metrics import Metrics
 from polyvox.service import SpeechService
 from polyvox.settings import Settings
@@ -38,9 +40,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with SpeechService(settings, metrics=metrics) as service:
-            app.state.polyvox = AppState(settings=settings, service=service)
-            yield
+        guard = asyncio.create_task(follow_supervisor())  # a worker ends with its server
+        try:
+            async with SpeechService(settings, metrics=metrics) as service:
+                app.state.polyvox = AppState(settings=settings, service=service)
+                yield
+        finally:
+            guard.cancel()
 
     app = FastAPI(
         title="polyvox",

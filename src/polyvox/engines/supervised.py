@@ -32,6 +32,8 @@ from polyvox.types import AudioChunk, SpeechRequest
 
 log = logging.getLogger(__name__)
 START_TIMEOUT = float(os.environ.get("POLYVOX_WORKER_START_TIMEOUT", "300"))
+SUPERVISOR_PID = "POLYVOX_SUPERVISOR_PID"
+"""Set in a worker's environment: the server that started it."""
 """Seconds a worker may take from process start to ready (weights load in that time)."""
 STOP_GRACE = 10.0
 """Seconds a worker gets to finish after SIGTERM before it is killed."""
@@ -90,6 +92,7 @@ class SupervisedEngine(PolyvoxRemote):
             "POLYVOX_DEFAULT_TTS_MODEL": model, "POLYVOX_API_KEYS": json.dumps([self.token]),
             "POLYVOX_MODEL_TTL": "-1", "POLYVOX_TTS_SLOTS": str(self._slots),
             "POLYVOX_LOG_LEVEL": "info",  # folded in at INFO: this server's level decides
+            SUPERVISOR_PID: str(os.getpid()),
         })  # fmt: skip
         started = time.monotonic()
         self.process = process = await asyncio.create_subprocess_exec(
@@ -225,3 +228,15 @@ def _options(spec: ModelSpec) -> dict[str, Any]:
     """The options the model's config set, for the worker to validate again."""
     data: dict[str, Any] = spec.options.model_dump(mode="json", exclude_unset=True)
     return data
+
+
+async def follow_supervisor() -> None:
+    """In a supervised worker: stop, as on SIGTERM, once the server that started it is gone
+    (killed outright, it could not stop its workers), so no orphan keeps a model's memory."""
+    supervisor = int(os.environ.get(SUPERVISOR_PID) or 0)
+    if not supervisor:
+        return
+    while os.getppid() == supervisor:  # noqa: ASYNC110 - nothing to wait on but a poll
+        await asyncio.sleep(1)
+    log.warning("the server that started this worker (pid %d) is gone: stopping", supervisor)
+    os.kill(os.getpid(), signal.SIGTERM)

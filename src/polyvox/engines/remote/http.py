@@ -151,6 +151,13 @@ async def pcm_chunks(
         raise upstream.bad("audio that ends in half a sample (not 16-bit PCM)")
 
 
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
 class HttpEngine:
     """What every remote engine shares: one HTTP client to ``upstream.url``, opened on
     first use and closed when the model unloads."""
@@ -159,16 +166,21 @@ class HttpEngine:
     options: RemoteOptions
     upstream: Upstream
     _client: httpx.AsyncClient | None = None
+    _client_loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def http(self) -> httpx.AsyncClient:
-        """The model's HTTP client (opened on first use)."""
-        if self._client is None:
+        """The model's HTTP client, opened on first use in this event loop. A client's
+        connections belong to the loop that opened them: a process that loads its models
+        in one loop and serves in another (the RunPod worker) gets a new client there."""
+        loop = _running_loop()
+        if self._client is None or self._client_loop is not loop:
             self._client = client(self.options, url=self.upstream.url)
+            self._client_loop = loop
         return self._client
 
     async def unload(self) -> None:
         """Close the connections; the server keeps its model."""
-        if self._client is not None:
+        if self._client is not None and self._client_loop is _running_loop():
             await self._client.aclose()
-            self._client = None
+        self._client = None
