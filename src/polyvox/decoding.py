@@ -179,3 +179,17 @@ class BlockDecoder:
         self._pending = []
         self._buffered = 0
         self._container.close()
+
+
+def read_mono(data: bytes, rate: int, seconds: float, *, param: str = "file") -> Float32:
+    """The first ``seconds`` of an audio file as mono float32 at ``rate`` (the rest unread);
+    an undecodable file is a 415 naming ``param``."""
+    try:
+        decoder = BlockDecoder(data, rate=rate, block_seconds=seconds, max_seconds=seconds + 60)
+        try:
+            block = next(decoder, None)
+        finally:
+            decoder.close()
+    except UnsupportedAudio as exc:
+        raise UnsupportedAudio(exc.message, param=param) from None
+    return np.zeros(0, np.float32) if block is None else block.samples[: int(seconds * rate)]

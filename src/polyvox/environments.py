@@ -18,11 +18,18 @@ import time
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polyvox
 from polyvox.errors import EngineUnavailable
 
+if TYPE_CHECKING:
+    from polyvox.settings import Settings
+
 MANIFEST = "polyvox-env.json"
+TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
+"""Where CPU torch builds come from (``POLYVOX_TORCH_INDEX`` overrides it), unless pip is
+configured with a local wheel location (``pip config list``), as on an offline build host."""
 
 
 @dataclass(frozen=True)
@@ -35,13 +42,35 @@ class Family:
     packages: tuple[str, ...]
     """Distributions whose versions ``engines list`` reports."""
     overrides: tuple[str, ...] = ()
-    """Requirements that replace a library's own hard pins (torch CPU builds, say)."""
+    """Requirements that replace a library's own hard pins, on every device."""
+    cpu_overrides: tuple[str, ...] = ()
+    """Overrides for a CPU build only (torch's CPU wheels in place of a CUDA pin)."""
+    prune: tuple[str, ...] = ()
+    """Files (globs under site-packages) removed after a CPU build: native libraries built
+    for CUDA torch, whose pure-Python modules work without them."""
     torch: bool = False
+    """The family runs on torch: CPU builds from ``TORCH_INDEX`` or pip's wheel location."""
 
 
 FAMILIES: dict[str, Family] = {
     "kokoro": Family("kokoro", ("kokoro",), "kokoro", ("kokoro-onnx", "onnxruntime")),
     "core": Family("core", ("piper", "whisper"), "whisper", ("piper-tts", "faster-whisper")),
+    "chatterbox": Family(
+        "chatterbox",
+        ("chatterbox",),
+        "chatterbox",
+        ("chatterbox-tts", "torch", "transformers", "numpy"),
+        overrides=(
+            "gradio; python_version < '3'",  # the demo UI: a pinned dependency, never imported
+            "soundfile<0.14",  # 0.14.0 comes without libsndfile on this index
+        ),
+        cpu_overrides=(
+            "torch==2.13.0+cpu",  # chatterbox pins 2.6.0 (a CUDA build on PyPI); see TORCH_INDEX
+            "torchaudio==2.11.1",  # the last on PyPI; only its pure-Python parts are used
+        ),
+        prune=("torchaudio/lib/*.so",),  # CUDA-linked; torchaudio falls back to pure Python
+        torch=True,
+    ),
 }
 
 
@@ -118,6 +147,8 @@ def _pip_locations() -> list[str]:
         if option is not None and (value := value.strip().strip("'\"")):
             for item in value.split():
                 found += [option, item]
+    if any(option.endswith("index-url") for option in found):
+        found += ["--index-strategy", "unsafe-best-match"]  # pip's way: every index is equal
     return found
 
 
@@ -133,9 +164,15 @@ def _uv() -> str | None:
         return None
 
 
-def install(name: str, env_dir: Path | None = None, log: bool = True) -> Path:
-    """Build (or update) family ``name``'s environment (CPU builds); returns its directory."""
+def install(name: str, env_dir: Path | None = None, log: bool = True, device: str = "cpu") -> Path:
+    """Build (or update) family ``name``'s environment; returns its directory. ``cpu``
+    replaces a torch family's CUDA pins with CPU builds; ``cuda`` keeps the library's own
+    (PyPI's torch wheels are CUDA builds)."""
+    if device not in ("cpu", "cuda"):
+        raise EnvironmentMissing(f"device must be cpu or cuda, not {device!r}")
     spec = family(name)
+    cpu = device == "cpu"
+    pins = spec.overrides + (spec.cpu_overrides if cpu else ())
     env = path(name, env_dir)
     env.parent.mkdir(parents=True, exist_ok=True)
     requirement = _requirement(spec.extra)
@@ -146,25 +183,37 @@ def install(name: str, env_dir: Path | None = None, log: bool = True) -> Path:
     if uv is not None:
         if not python(env).exists():
             _run([uv, "venv", "--quiet", "--python", sys.executable, str(env)], output)
-        command = [uv, "pip", "install", "--python", str(python(env)), *_pip_locations()]
-        if spec.overrides:
-            overrides.write_text("\n".join(spec.overrides) + "\n", encoding="utf-8")
+        locations = _pip_locations()
+        if spec.torch and cpu and "--find-links" not in locations:
+            locations += ["--extra-index-url", os.environ.get("POLYVOX_TORCH_INDEX", TORCH_INDEX)]
+        command = [uv, "pip", "install", "--python", str(python(env)), *locations]
+        if pins:
+            overrides.write_text("\n".join(pins) + "\n", encoding="utf-8")
             command += ["--override", str(overrides)]
         _run([*command, *requirement], output)
     else:
         if not python(env).exists():
             _run([sys.executable, "-m", "venv", str(env)], output)
         # pip has no overrides: the override pins go in as ordinary requirements
-        _run([str(python(env)), "-m", "pip", "install", "--quiet", *spec.overrides,
-              *requirement], output)  # fmt: skip
+        _run([str(python(env)), "-m", "pip", "install", "--quiet", *pins, *requirement],
+             output)  # fmt: skip
+    if cpu:
+        _prune(env, spec.prune)
     manifest = {
         "family": name, "engines": list(spec.engines), "builder": "uv" if uv else "pip",
-        "device": "cpu",
+        "device": device,
         "installed": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "seconds": round(time.monotonic() - started, 1), "requirement": " ".join(requirement),
     }  # fmt: skip
     (env / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return env
+
+
+def _prune(env: Path, patterns: tuple[str, ...]) -> None:
+    for site in env.glob("lib/python*/site-packages"):
+        for pattern in patterns:
+            for found in site.glob(pattern):
+                found.unlink()
 
 
 def _run(command: list[str], output: int | None) -> None:
@@ -214,30 +263,38 @@ def _versions(env: Path, packages: tuple[str, ...]) -> dict[str, str]:
     return versions
 
 
-def doctor(name: str, env_dir: Path | None = None) -> int:
+def doctor(name: str, env_dir: Path | None = None, config: Path | None = None) -> int:
     """Run ``polyvox engines doctor --here`` inside the environment; its exit status."""
     command = executable(name, env_dir)
     checked = [str(command), "engines", "doctor", name, "--here"]
+    if config is not None:
+        checked += ["--config", str(config)]
     return subprocess.run(checked, check=False).returncode  # noqa: S603 - our own command
 
 
-def check_here(name: str) -> list[str]:
-    """In this interpreter: import each engine of the family, load its default model (its
-    weights) and say where it runs. Raises what loading raises."""
+def check_here(name: str, settings: Settings | None = None) -> list[str]:
+    """In this interpreter: load the family's configured models (each engine's default
+    model where none is configured), and say where they run. Raises what loading raises."""
     import asyncio
+    import dataclasses
 
     from polyvox.engines.registry import create_engine, load_class
-    from polyvox.models import ModelSpec
+    from polyvox.models import ModelSpec, model_spec
 
+    engines = family(name).engines
+    specs = []
+    if settings is not None:
+        served = [m for m in settings.served if settings.models[m].engine in engines]
+        specs = [dataclasses.replace(model_spec(settings, m), environment=None) for m in served]
+    if not specs:
+        specs = [ModelSpec(e, e, load_class(e).Options(), 1) for e in engines]
     lines = [f"python {sys.version.split()[0]} at {sys.executable}"]
-    for engine_name in family(name).engines:
-        cls = load_class(engine_name)
-        engine = create_engine(ModelSpec(engine_name, engine_name, cls.Options(), 1))
+    for spec in specs:
+        engine = create_engine(spec)
         started = time.monotonic()
         asyncio.run(engine.load())
         seconds = time.monotonic() - started
         info = engine.info
-        lines.append(
-            f"{engine_name}: loaded in {seconds:.1f}s on {info.device}, {info.sample_rate} Hz"
-        )
+        lines.append(f"{spec.id}: loaded in {seconds:.1f}s on {info.device}, {info.sample_rate} Hz")
+        asyncio.run(engine.unload())
     return lines

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator, Mapping
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
+
+EngineEvents = Callable[[], Iterable[tuple[str, Mapping[str, int]]]]
+"""(model, {event: count}) of the engines that count events of their own."""
 
 _LATENCY = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120)
 _FAST = (0.01, 0.025, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1, 2, 5, 10)
@@ -70,6 +77,27 @@ class Metrics:
         )
         self.errors = Counter("polyvox_errors", "Errors returned, by code.", ["code"], registry=r)
 
+    def watch_engines(self, source: EngineEvents) -> None:
+        """Export engines' own event counts (``polyvox_engine_events_total``), read at scrape."""
+        self.registry.register(_EngineEventCollector(source))
+
     def value(self, name: str, **labels: str) -> float:
         """A sample's current value (0 when it has never been set); for tests and tools."""
         return self.registry.get_sample_value(name, labels) or 0.0
+
+
+class _EngineEventCollector(Collector):
+    def __init__(self, source: EngineEvents) -> None:
+        self._source = source
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(
+            "polyvox_engine_events",
+            "Events inside engines, by model: conditioning_built, conditioning_memory and "
+            "conditioning_disk count where a cloned voice's conditioning came from.",
+            labels=["model", "event"],
+        )
+        for model, events in self._source():
+            for event, count in sorted(events.items()):
+                family.add_metric([model, event], count)
+        yield family

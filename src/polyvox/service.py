@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from functools import partial
 from pathlib import Path
 from types import TracebackType
@@ -22,7 +22,7 @@ from polyvox import codecs, decoding, text
 from polyvox.allocator import MemoryTrimmer, limit_arenas
 from polyvox.catalogue import Catalogue
 from polyvox.checks import check_params, check_speech, check_transcription
-from polyvox.engines.base import ReleasesMemory
+from polyvox.engines.base import CountsEvents, ReleasesMemory
 from polyvox.engines.pool import ModelPool
 from polyvox.engines.registry import create_engine
 from polyvox.errors import InvalidRequest, PolyvoxError
@@ -66,6 +66,7 @@ class SpeechService:
             on_load=self._loaded,
             on_unload=lambda model: self.metrics.models_loaded.labels(model).set(0),
         )
+        self.metrics.watch_engines(self._engine_events)
         self.catalogue = Catalogue(settings, self.pool)
         self._schedulers: dict[str, Scheduler] = {}
         self.trimmer = MemoryTrimmer(settings.trim_memory)
@@ -171,12 +172,18 @@ class SpeechService:
             splits_text=info.splits_text,
         )  # fmt: skip
 
+    def _engine_events(self) -> list[tuple[str, Mapping[str, int]]]:
+        """Event counts of the loaded engines that keep them (see Metrics.watch_engines)."""
+        engines = ((model, self.pool.engine(model)) for model in self.pool.loaded())
+        return [(model, e.events) for model, e in engines if isinstance(e, CountsEvents)]
+
     def _grow_chars(self, info: EngineInfo) -> int:
         """Characters one engine call may take at most: a remote server gets the whole
-        text at once (it splits and schedules itself), a local engine a few sentences."""
+        text at once (it splits and schedules itself), a local engine a few sentences (no more
+        than the engine asks for)."""
         if info.device == "remote":
             return self.settings.max_input_chars
-        return self.settings.chunk_grow_chars
+        return min(self.settings.chunk_grow_chars, info.max_call_chars or 1 << 30)
 
     async def _reference(self, params: SpeechParams) -> Path | None:
         """Fetch (or find in the cache) the reference audio; runs after every other check."""

@@ -61,6 +61,9 @@ class EngineInfo:
     it gets the text in large pieces instead of phrase by phrase."""
     max_concurrency: int | None = None
     """Requests the engine can run at once; None: as many as the model's slots."""
+    max_call_chars: int | None = None
+    """The longest text one engine call should get (a model that degrades on long inputs,
+    as Chatterbox does); None: the server's ``chunk_grow_chars``."""
     device: Device = "cpu"
     """Where it runs: ``cpu``, ``cuda`` or ``remote`` (another server)."""
 

@@ -61,9 +61,9 @@ def check_command(argv: list[str]) -> None:
         assert program in SCRIPTS, f"{program} is not a console script of polyvox"
 
 
-def test_there_are_three_dockerfiles() -> None:
+def test_there_are_four_dockerfiles() -> None:
     assert [p.name for p in DOCKERFILES] == [
-        "Dockerfile.cpu", "Dockerfile.cuda", "Dockerfile.runpod",
+        "Dockerfile.chatterbox", "Dockerfile.cpu", "Dockerfile.cuda", "Dockerfile.runpod",
     ]  # fmt: skip
 
 

@@ -13,10 +13,9 @@ import typer
 
 from polyvox import codecs
 from polyvox.cli.engines import app as engines_app
-from polyvox.config import load_settings
+from polyvox.cli.options import ConfigFile, EnvFile, settings_or_exit
 from polyvox.errors import PolyvoxError
 from polyvox.jobs import SpeechJob
-from polyvox.models import ConfigError
 from polyvox.service import SpeechService
 from polyvox.settings import Settings
 from polyvox.types import SpeechParams, TranscriptionParams
@@ -26,23 +25,6 @@ app = typer.Typer(
     no_args_is_help=True, add_completion=False,
 )  # fmt: skip
 app.add_typer(engines_app, name="engines")
-
-EnvFile = Annotated[
-    Path | None, typer.Option("--env-file", help="Read POLYVOX_* settings from this file.")
-]
-ConfigFile = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", help="TOML config file: settings and [models.ID] tables."),
-]
-
-
-def settings_or_exit(config: Path | None, env_file: Path | None, **overrides: object) -> Settings:
-    """Settings from every source; a configuration error ends the program with status 2."""
-    try:
-        return load_settings(config, env_file, **overrides)
-    except ConfigError as exc:
-        typer.echo(f"configuration error: {exc}", err=True)
-        raise typer.Exit(2) from None
 
 
 def fail(error: PolyvoxError) -> typer.Exit:

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from polyvox import environments
+from polyvox.cli.options import ConfigFile, settings_or_exit
 
 app = typer.Typer(
     help="Engine environments: one isolated Python environment per engine family.",
@@ -24,10 +25,13 @@ EnvDir = Annotated[
 def install(
     family: Annotated[str, typer.Argument(help=f"One of: {', '.join(environments.FAMILIES)}")],
     env_dir: EnvDir = None,
+    device: Annotated[
+        str, typer.Option(help="cpu: torch's CPU builds; cuda: the libraries' CUDA torch")
+    ] = "cpu",
 ) -> None:
     """Build (or update) FAMILY's environment (uv when available, else venv + pip)."""
     try:
-        env = environments.install(family, env_dir)
+        env = environments.install(family, env_dir, device=device)
     except environments.EnvironmentMissing as exc:
         typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(1) from None
@@ -53,17 +57,20 @@ def doctor(
     here: Annotated[
         bool, typer.Option("--here", help="Check this interpreter, not the environment.")
     ] = False,
+    config: ConfigFile = None,
 ) -> None:
-    """Import FAMILY's engines in its environment, load their weights, report the device."""
+    """Load FAMILY's configured models (else its engines' defaults) in its environment,
+    and report the device each runs on."""
     if not here:
         try:
-            status = environments.doctor(family, env_dir)
+            status = environments.doctor(family, env_dir, config)
         except environments.EnvironmentMissing as exc:
             typer.echo(f"error: {exc.message}", err=True)
             raise typer.Exit(1) from None
         raise typer.Exit(status)
+    settings = settings_or_exit(config, None)  # POLYVOX_MODELS or the file's models
     try:
-        for line in environments.check_here(family):
+        for line in environments.check_here(family, settings):
             typer.echo(line)
     except environments.EnvironmentMissing as exc:
         typer.echo(f"error: {exc.message}", err=True)

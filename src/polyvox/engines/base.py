@@ -7,7 +7,7 @@ audio or text it yields reaches the caller at once, and no event-loop thread wai
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
 from typing import Protocol, runtime_checkable
 
 from polyvox.types import (
@@ -24,6 +24,7 @@ __all__ = [
     "BlockingSTT",
     "BlockingTTS",
     "ComposesVoices",
+    "CountsEvents",
     "Describes",
     "Engine",
     "EngineInfo",
@@ -54,6 +55,17 @@ class ReleasesMemory(Protocol):
 
     def release_memory(self) -> None:
         """Give kept scratch memory back; called off the event loop when the model goes idle."""
+        ...
+
+
+@runtime_checkable
+class CountsEvents(Protocol):
+    """An engine that counts events of its own (a cloning engine's conditioning cache hits),
+    exported as ``polyvox_engine_events_total{model, event}``."""
+
+    @property
+    def events(self) -> Mapping[str, int]:
+        """Cumulative counts by event name."""
         ...
 
 

@@ -17,6 +17,8 @@ BUILTIN: dict[str, tuple[str, str]] = {
     "piper": ("polyvox.engines.piper:PiperEngine", "piper"),
     "whisper": ("polyvox.engines.whisper:WhisperEngine", "whisper"),
     "kokoro": ("polyvox.engines.kokoro:KokoroEngine", "kokoro"),
+    # in its own environment: polyvox engines install chatterbox
+    "chatterbox": ("polyvox.engines.chatterbox:ChatterboxEngine", "chatterbox"),
     # remote kinds: a model served by another server (httpx is a core dependency)
     "polyvox": ("polyvox.engines.remote.polyvox:PolyvoxRemote", ""),
     "openai": ("polyvox.engines.remote.openai:OpenAIRemote", ""),

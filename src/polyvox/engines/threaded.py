@@ -9,7 +9,7 @@ itself stays in the log.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping
 from functools import partial
 from typing import TypeVar
 
@@ -18,6 +18,7 @@ from polyvox.engines.base import (
     BlockingSTT,
     BlockingTTS,
     ComposesVoices,
+    CountsEvents,
     ReleasesMemory,
 )
 from polyvox.errors import EngineFailure, PolyvoxError
@@ -74,6 +75,11 @@ class _Threaded:
     async def unload(self) -> None:
         """Drop the weights in a worker thread."""
         await run_blocking(self.blocking.unload)
+
+    @property
+    def events(self) -> Mapping[str, int]:
+        """The engine's own event counts (none for engines that keep none)."""
+        return self.blocking.events if isinstance(self.blocking, CountsEvents) else {}
 
     def release_memory(self) -> None:
         """Pass the call on to engines that keep scratch memory (no-op otherwise)."""

@@ -22,6 +22,7 @@ def capabilities(info: EngineInfo) -> dict[str, Any]:
         "params": {name: asdict(spec) for name, spec in info.params.items()},
         "splits_text": info.splits_text,
         "max_concurrency": info.max_concurrency,
+        "max_call_chars": info.max_call_chars,
         "device": info.device,
     }
 
@@ -64,5 +65,6 @@ def from_card(data: dict[str, Any]) -> EngineInfo:
         voice_attributes=tuple(caps.get("voice_attributes", ())),
         params={name: _param(spec) for name, spec in caps.get("params", {}).items()},
         splits_text=caps.get("splits_text", False),
-        max_concurrency=caps.get("max_concurrency"), device=caps.get("device", "cpu"),
+        max_concurrency=caps.get("max_concurrency"), max_call_chars=caps.get("max_call_chars"),
+        device=caps.get("device", "cpu"),
     )  # fmt: skip

@@ -22,7 +22,10 @@ async def list_models(service: ServiceDep) -> ModelList:
 
 @router.get("/v1/models/{model_id:path}")
 async def get_model(model_id: str, service: ServiceDep) -> ModelCard:
-    """One model, by id or alias (404 when unknown)."""
+    """One model, by id or alias (404 when unknown). A remote model is asked first, and a
+    model in an engine environment started, so its card says what it really can do (the
+    list above shows such models as configured until they have run once)."""
+    await service.catalogue.describe(model_id)
     return _card(service, model_id)
 
 

@@ -1,0 +1,165 @@
+"""Chatterbox inside a sentence: speech tokens as T3 samples them, audio in windows.
+
+``speech_tokens`` is ``T3.inference`` of chatterbox-tts 0.1.7 (the same embeddings, CFG,
+alignment checks and logits processors, step for step) as a generator, so tokens can be
+turned into audio while later ones are still being sampled. ``Windows`` decodes them with
+S3Gen in windows, as ``chatterbox-streaming`` does: each window re-decodes some tokens
+before it for context and keeps only the audio after them. Where that project fades each
+window in from silence, the region a window shares with the previous one is overlap-added
+(a raised-cosine crossfade between the two renderings of the same samples), so no join is
+heard. The last tokens of a window are held back until the next one: S3Gen looks ahead
+three tokens, so their audio changes once more tokens are known.
+
+Runs inside the ``chatterbox`` engine environment (torch).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+
+SAMPLES_PER_TOKEN = 960
+"""S3Gen: 25 speech tokens per second of 24 kHz audio."""
+VALID_TOKENS = 6561
+"""Speech token ids at or above this are special (start, stop, padding): never decoded."""
+ALIGNMENT_LAYER = 9
+"""The attention layer T3's multilingual alignment checks read (as the library's)."""
+
+Audio = npt.NDArray[np.float32]
+T = TypeVar("T")
+
+
+def inference_steps(items: Iterator[T]) -> Iterator[T]:
+    """Each step of ``items`` under ``torch.inference_mode``, entered and left around that
+    step alone: grad mode is per thread and a streaming synthesis resumes on whichever
+    worker thread reads its next chunk, so a context held across ``yield`` would leak into
+    that thread's other work and be missing from the next one."""
+    import torch
+
+    while True:
+        with torch.inference_mode():
+            try:
+                item = next(items)
+            except StopIteration:
+                return
+        yield item
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """T3's sampling parameters for one call."""
+
+    temperature: float = 0.8
+    cfg_weight: float = 0.5
+    repetition_penalty: float = 1.2
+    min_p: float = 0.05
+    top_p: float = 1.0
+    max_new_tokens: int = 1000
+
+
+def speech_tokens(t3: Any, cond: Any, text_tokens: Any, sampling: Sampling) -> Iterator[int]:
+    """Speech tokens one at a time until T3 stops or ``max_new_tokens``; ``text_tokens``
+    are (2, n) with start and stop tokens (the second row is CFG's unconditional one)."""
+    import torch
+    from chatterbox.models.t3.inference.alignment_stream_analyzer import (
+        AlignmentStreamAnalyzer,
+    )
+    from chatterbox.models.t3.inference.t3_hf_backend import T3HuggingfaceBackend
+    from transformers.generation.logits_process import (
+        MinPLogitsWarper,
+        RepetitionPenaltyLogitsProcessor,
+        TopPLogitsWarper,
+    )
+
+    hp = t3.hp
+    start = hp.start_speech_token * torch.ones_like(text_tokens[:, :1])
+    embeds, len_cond = t3.prepare_input_embeds(
+        t3_cond=cond, text_tokens=text_tokens, speech_tokens=start,
+        cfg_weight=sampling.cfg_weight,
+    )  # fmt: skip
+    analyzer = None
+    if hp.is_multilingual and len(t3.tfmr.layers) > ALIGNMENT_LAYER:  # not in tiny T3s
+        analyzer = AlignmentStreamAnalyzer(
+            t3.tfmr, None, text_tokens_slice=(len_cond, len_cond + text_tokens.size(-1)),
+            alignment_layer_idx=ALIGNMENT_LAYER, eos_idx=hp.stop_speech_token,
+        )  # fmt: skip
+    backend = T3HuggingfaceBackend(
+        config=t3.cfg, llama=t3.tfmr, speech_enc=t3.speech_emb,
+        speech_head=t3.speech_head, alignment_stream_analyzer=analyzer,
+    )  # fmt: skip
+    bos = torch.tensor([[hp.start_speech_token]], dtype=torch.long, device=embeds.device)
+    bos_embed = t3.speech_emb(bos) + t3.speech_pos_emb.get_fixed_embedding(0)
+    inputs = torch.cat([embeds, torch.cat([bos_embed, bos_embed])], dim=1)
+    generated = bos.clone()
+    processors = (
+        MinPLogitsWarper(min_p=sampling.min_p),
+        TopPLogitsWarper(top_p=sampling.top_p),
+    )
+    repetition = RepetitionPenaltyLogitsProcessor(penalty=float(sampling.repetition_penalty))
+    attentions = analyzer is not None
+    output = backend(
+        inputs_embeds=inputs, past_key_values=None, use_cache=True,
+        output_attentions=attentions, output_hidden_states=True, return_dict=True,
+    )  # fmt: skip
+    for step in range(sampling.max_new_tokens):
+        logits = output.logits[:, -1, :]
+        cond_logits, uncond_logits = logits[0:1, :], logits[1:2, :]
+        logits = cond_logits + sampling.cfg_weight * (cond_logits - uncond_logits)
+        if analyzer is not None:
+            logits = analyzer.step(logits, next_token=int(generated[0, -1]))
+        logits = repetition(generated, logits)
+        if sampling.temperature != 1.0:
+            logits = logits / sampling.temperature
+        for processor in processors:
+            logits = processor(generated, logits)
+        token = torch.multinomial(torch.softmax(logits, dim=-1), num_samples=1)
+        generated = torch.cat([generated, token], dim=1)
+        value = int(token)
+        if value == hp.stop_speech_token:
+            return
+        if value < VALID_TOKENS:
+            yield value
+        embed = t3.speech_emb(token) + t3.speech_pos_emb.get_fixed_embedding(step + 1)
+        output = backend(
+            inputs_embeds=torch.cat([embed, embed]), past_key_values=output.past_key_values,
+            output_attentions=attentions, output_hidden_states=True, return_dict=True,
+        )  # fmt: skip
+
+
+class Windows:
+    """Speech tokens in, audio out: each ``decode`` renders the tokens so far (after some
+    context) and returns the audio that is now final, crossfaded into the last window's."""
+
+    def __init__(self, s3gen: Any, ref: dict[str, Any], *, context: int, hold: int) -> None:
+        self._s3gen = s3gen
+        self._ref = ref
+        self._context = context
+        self._hold = hold * SAMPLES_PER_TOKEN
+        self._emitted = 0
+        """Samples of this utterance returned so far (from its first token)."""
+        self._tail: Audio = np.zeros(0, np.float32)
+        """The previous window's rendering of the samples after ``_emitted``."""
+
+    def decode(self, tokens: list[int], *, final: bool) -> Audio:
+        import torch
+
+        first = max(0, self._emitted // SAMPLES_PER_TOKEN - self._context)
+        batch = torch.tensor(tokens[first:], dtype=torch.long, device=self._s3gen.device)
+        wav, _ = self._s3gen.inference(speech_tokens=batch, ref_dict=self._ref)
+        audio: Audio = wav.squeeze(0).detach().cpu().numpy().astype(np.float32)
+        offset = first * SAMPLES_PER_TOKEN  # where this window's audio starts
+        end = offset + len(audio) if final else offset + len(audio) - self._hold
+        if end <= self._emitted:
+            return np.zeros(0, np.float32)
+        piece: Audio = audio[self._emitted - offset : end - offset].copy()
+        fade = min(len(self._tail), len(piece))
+        if fade:
+            rise = (1 - np.cos(np.linspace(0, np.pi, fade, dtype=np.float32))) / 2
+            piece[:fade] = self._tail[:fade] * (1 - rise) + piece[:fade] * rise
+        self._tail = audio[end - offset :]
+        self._emitted = end
+        return piece
