@@ -40,13 +40,18 @@ def inference_steps(items: Iterator[T]) -> Iterator[T]:
     that thread's other work and be missing from the next one."""
     import torch
 
-    while True:
-        with torch.inference_mode():
-            try:
-                item = next(items)
-            except StopIteration:
-                return
-        yield item
+    try:
+        while True:
+            with torch.inference_mode():
+                try:
+                    item = next(items)
+                except StopIteration:
+                    return
+            yield item
+    finally:
+        close = getattr(items, "close", None)
+        if close is not None:  # a hang-up: the synthesis lets go of its model lock now
+            close()
 
 
 @dataclass(frozen=True)
