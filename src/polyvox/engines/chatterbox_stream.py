@@ -15,7 +15,7 @@ Runs inside the ``chatterbox`` engine environment (torch).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -70,15 +70,6 @@ def speech_tokens(t3: Any, cond: Any, text_tokens: Any, sampling: Sampling) -> I
     """Speech tokens one at a time until T3 stops or ``max_new_tokens``; ``text_tokens``
     are (2, n) with start and stop tokens (the second row is CFG's unconditional one)."""
     import torch
-    from chatterbox.models.t3.inference.alignment_stream_analyzer import (
-        AlignmentStreamAnalyzer,
-    )
-    from chatterbox.models.t3.inference.t3_hf_backend import T3HuggingfaceBackend
-    from transformers.generation.logits_process import (
-        MinPLogitsWarper,
-        RepetitionPenaltyLogitsProcessor,
-        TopPLogitsWarper,
-    )
 
     hp = t3.hp
     start = hp.start_speech_token * torch.ones_like(text_tokens[:, :1])
@@ -86,25 +77,12 @@ def speech_tokens(t3: Any, cond: Any, text_tokens: Any, sampling: Sampling) -> I
         t3_cond=cond, text_tokens=text_tokens, speech_tokens=start,
         cfg_weight=sampling.cfg_weight,
     )  # fmt: skip
-    analyzer = None
-    if hp.is_multilingual and len(t3.tfmr.layers) > ALIGNMENT_LAYER:  # not in tiny T3s
-        analyzer = AlignmentStreamAnalyzer(
-            t3.tfmr, None, text_tokens_slice=(len_cond, len_cond + text_tokens.size(-1)),
-            alignment_layer_idx=ALIGNMENT_LAYER, eos_idx=hp.stop_speech_token,
-        )  # fmt: skip
-    backend = T3HuggingfaceBackend(
-        config=t3.cfg, llama=t3.tfmr, speech_enc=t3.speech_emb,
-        speech_head=t3.speech_head, alignment_stream_analyzer=analyzer,
-    )  # fmt: skip
+    backend, analyzer = _backend(t3, (len_cond, len_cond + text_tokens.size(-1)))
+    pick = _picker(sampling)
     bos = torch.tensor([[hp.start_speech_token]], dtype=torch.long, device=embeds.device)
     bos_embed = t3.speech_emb(bos) + t3.speech_pos_emb.get_fixed_embedding(0)
     inputs = torch.cat([embeds, torch.cat([bos_embed, bos_embed])], dim=1)
     generated = bos.clone()
-    processors = (
-        MinPLogitsWarper(min_p=sampling.min_p),
-        TopPLogitsWarper(top_p=sampling.top_p),
-    )
-    repetition = RepetitionPenaltyLogitsProcessor(penalty=float(sampling.repetition_penalty))
     attentions = analyzer is not None
     output = backend(
         inputs_embeds=inputs, past_key_values=None, use_cache=True,
@@ -116,12 +94,7 @@ def speech_tokens(t3: Any, cond: Any, text_tokens: Any, sampling: Sampling) -> I
         logits = cond_logits + sampling.cfg_weight * (cond_logits - uncond_logits)
         if analyzer is not None:
             logits = analyzer.step(logits, next_token=int(generated[0, -1]))
-        logits = repetition(generated, logits)
-        if sampling.temperature != 1.0:
-            logits = logits / sampling.temperature
-        for processor in processors:
-            logits = processor(generated, logits)
-        token = torch.multinomial(torch.softmax(logits, dim=-1), num_samples=1)
+        token = pick(generated, logits)
         generated = torch.cat([generated, token], dim=1)
         value = int(token)
         if value == hp.stop_speech_token:
@@ -133,6 +106,51 @@ def speech_tokens(t3: Any, cond: Any, text_tokens: Any, sampling: Sampling) -> I
             inputs_embeds=torch.cat([embed, embed]), past_key_values=output.past_key_values,
             output_attentions=attentions, output_hidden_states=True, return_dict=True,
         )  # fmt: skip
+
+
+def _backend(t3: Any, text_slice: tuple[int, int]) -> tuple[Any, Any]:
+    """T3's HuggingFace backend, with the multilingual alignment checks where the model has
+    the layer they read (tiny T3s do not)."""
+    from chatterbox.models.t3.inference.alignment_stream_analyzer import (
+        AlignmentStreamAnalyzer,
+    )
+    from chatterbox.models.t3.inference.t3_hf_backend import T3HuggingfaceBackend
+
+    analyzer = None
+    if t3.hp.is_multilingual and len(t3.tfmr.layers) > ALIGNMENT_LAYER:
+        analyzer = AlignmentStreamAnalyzer(
+            t3.tfmr, None, text_tokens_slice=text_slice, alignment_layer_idx=ALIGNMENT_LAYER,
+            eos_idx=t3.hp.stop_speech_token,
+        )  # fmt: skip
+    backend = T3HuggingfaceBackend(
+        config=t3.cfg, llama=t3.tfmr, speech_enc=t3.speech_emb,
+        speech_head=t3.speech_head, alignment_stream_analyzer=analyzer,
+    )  # fmt: skip
+    return backend, analyzer
+
+
+def _picker(sampling: Sampling) -> Callable[[Any, Any], Any]:
+    """(tokens so far, guided logits) -> the next token: repetition penalty, temperature,
+    min-p, top-p, then a draw, in the library's order."""
+    import torch
+    from transformers.generation.logits_process import (
+        MinPLogitsWarper,
+        RepetitionPenaltyLogitsProcessor,
+        TopPLogitsWarper,
+    )
+
+    repetition = RepetitionPenaltyLogitsProcessor(penalty=float(sampling.repetition_penalty))
+    warpers = (MinPLogitsWarper(min_p=sampling.min_p), TopPLogitsWarper(top_p=sampling.top_p))
+
+    def pick(generated: Any, logits: Any) -> Any:
+        logits = repetition(generated, logits)
+        if sampling.temperature != 1.0:
+            logits = logits / sampling.temperature
+        for warper in warpers:
+            logits = warper(generated, logits)
+        return torch.multinomial(torch.softmax(logits, dim=-1), num_samples=1)
+
+    return pick
 
 
 class Windows:
