@@ -31,7 +31,9 @@ from polyvox.types import AudioChunk, SpeechRequest
 log = logging.getLogger(__name__)
 _DONE = object()
 AHEAD_SECONDS = 1.0
-"""Audio the client must hold beyond real time before engine calls grow."""
+"""Audio the client must hold beyond real time before engine calls grow. Calls grow as
+well when the client's audio has run out (an engine slower than real time): a pause is
+coming either way, and fewer, larger calls end the text sooner."""
 
 
 @dataclass(frozen=True)
@@ -77,9 +79,9 @@ class SpeechJob:
         """Characters the next engine call may take (see polyvox.pieces)."""
         if self._splits_text:
             return self._grow_chars
-        ahead = self.audio_seconds - (time.monotonic() - self._started) > AHEAD_SECONDS
+        lead = self.audio_seconds - (time.monotonic() - self._started)
         alone = self._scheduler.active == 1
-        return budget(self.calls, self._grow_chars, grow=alone and ahead)
+        return budget(self.calls, self._grow_chars, grow=alone and not 0 <= lead <= AHEAD_SECONDS)
 
     async def _call(
         self, engine: TTSEngine, chunk: TextChunk, threads: int, queue: asyncio.Queue[object]
@@ -105,7 +107,7 @@ class SpeechJob:
         try:
             while (chunk := await self.pieces.next(self._limit())) is not None:
                 async with ticket.turn() as turn:
-                    threads = threads_for(turn.slots, self._scheduler.slots)
+                    threads = threads_for(turn.share, self._scheduler.slots)
                     await self._call(engine, chunk, threads, queue)
                 await queue.join()  # at most one call ahead of the client
             queue.put_nowait(_DONE)

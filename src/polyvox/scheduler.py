@@ -33,6 +33,9 @@ class Turn:
 
     waited: float
     slots: int = 1
+    share: int = 1
+    """Slots' worth of CPU the chunk may use: its slots, or every slot for a first chunk
+    that nobody waits behind (a call that is ending shares the cores for a moment)."""
 
 
 @dataclass(order=True)
@@ -59,8 +62,9 @@ class Ticket:
             waited = await scheduler._acquire(first=self.turns == 0)
             self.holding = True
         extra = scheduler._widen()
+        share = scheduler.slots if not self.turns and not scheduler.waiting else 1 + extra
         try:
-            yield Turn(waited, 1 + extra)
+            yield Turn(waited, 1 + extra, share if scheduler.widen else 1 + extra)
         finally:
             self.turns += 1
             for _ in range(extra):
@@ -154,8 +158,9 @@ class Scheduler:
         return waited
 
     def _widen(self) -> int:
-        """Free slots a lone job may add to its turn (taken here; 0 if it is not alone)."""
-        if not self.widen or self.active != 1 or self._free <= 0:  # alone: nobody waits
+        """Free slots a job may add to its turn (taken here): every other slot, when no
+        other job holds one (nobody waits either: a waiter would have had a free slot)."""
+        if not self.widen or self._free <= 0 or self._free != self.slots - 1:
             return 0
         extra, self._free = self._free, 0
         return extra

@@ -1,5 +1,6 @@
 """SpeechJob's logic with a stand-in engine: audio streams inside one engine call, calls
-grow only for a request alone and ahead of real time, text can arrive as a stream."""
+grow only for a request alone (ahead of real time, or behind it with an engine slower than
+real time), text can arrive as a stream."""
 
 from __future__ import annotations
 
@@ -77,6 +78,26 @@ async def test_calls_grow_when_alone_and_ahead() -> None:
     assert len(engine.texts) < 10  # far fewer calls than 40 sentences
     assert engine.texts[1].count(".") == 1  # the second call is one sentence
     assert len(audio) >= 40
+
+
+class SlowEngine(GatedEngine):
+    """Slower than real time: 20 ms of work for each millisecond of audio."""
+
+    async def synthesize(self, req: SpeechRequest) -> AsyncIterator[AudioChunk]:
+        self.texts.append(req.text)
+        for _ in req.text.split(". "):
+            await asyncio.sleep(0.02)
+            yield AudioChunk(np.zeros(RATE // 1000, dtype=np.float32), RATE)
+
+
+async def test_calls_grow_when_alone_and_the_engine_is_slower_than_real_time() -> None:
+    engine = SlowEngine()
+    sentences = " ".join(f"Sentence number {i} is here." for i in range(20))
+    pieces = Pieces(split(sentences, first_max_words=3))
+    audio = [chunk async for chunk in job(engine, pieces).audio()]
+    assert engine.texts[1].count(".") == 1  # the second call is still one sentence
+    assert len(engine.texts) < 8  # then calls grow: a pause is coming either way
+    assert len(audio) >= 20
 
 
 async def test_calls_stay_one_sentence_when_others_wait() -> None:

@@ -144,6 +144,51 @@ async def test_a_lone_job_widens_to_every_slot_and_gives_them_back(policy: str) 
         assert turn.slots == 3, "every slot came back"
 
 
+async def test_a_job_widens_when_no_other_job_holds_a_slot() -> None:
+    """A second request that starts as the first one ends runs on every core, not one."""
+    scheduler = Scheduler(slots=2, max_queue=4, queue_timeout=5.0, widen=True)
+    first, second = scheduler.admit(), scheduler.admit()
+    async with first.turn() as turn:
+        assert (turn.slots, turn.share) == (2, 2)
+    # the first job is still open (its client is reading its audio) but holds no slot
+    async with second.turn() as turn:
+        assert (turn.slots, turn.share) == (2, 2)
+        waiting = asyncio.create_task(_turn_slots(first))
+        await asyncio.sleep(0.01)
+        assert not waiting.done(), "the first job's next chunk waits for the wide one"
+    assert await waiting == 2, "the wide chunk gave both slots back: widen again"
+    first.close()
+    second.close()
+
+
+async def test_a_first_chunk_nobody_waits_behind_shares_every_core() -> None:
+    scheduler = Scheduler(slots=2, max_queue=4, queue_timeout=5.0, widen=True)
+    wide, first, second = scheduler.admit(), scheduler.admit(), scheduler.admit()
+    turns: list[tuple[str, int, int]] = []
+    holds = {"a": asyncio.Event(), "b": asyncio.Event()}
+
+    async def take(ticket: Ticket, name: str) -> None:
+        async with ticket.turn() as turn:
+            turns.append((name, turn.slots, turn.share))
+            await holds[name].wait()
+
+    async with wide.turn():
+        a = asyncio.create_task(take(first, "a"))
+        b = asyncio.create_task(take(second, "b"))
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.01)
+    # one slot each, yet all the cores for a first chunk when nobody waits behind it
+    assert sorted(turns) == [("a", 1, 2), ("b", 1, 2)]
+    holds["a"].set()
+    await a
+    async with first.turn() as turn:  # "b" still holds a slot: a later chunk gets its share
+        assert (turn.slots, turn.share) == (1, 1)
+    holds["b"].set()
+    await b
+    for ticket in (wide, first, second):
+        ticket.close()
+
+
 async def test_without_widen_a_turn_is_one_slot() -> None:
     async with make(slots=2).admit().turn() as turn:
         assert turn.slots == 1
