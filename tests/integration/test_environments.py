@@ -33,6 +33,15 @@ def polyvox(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def serve_with_environments(settings: Settings) -> Iterator[LiveServer]:
+    """A live server whose models in engine environments find them under ENV_DIR."""
+    os.environ["POLYVOX_ENV_DIR"] = str(ENV_DIR)
+    try:
+        yield from start_server(settings)
+    finally:
+        os.environ.pop("POLYVOX_ENV_DIR", None)
+
+
 @pytest.fixture(scope="module")
 def kokoro_env() -> Path:
     """The kokoro environment, built (or brought up to date) the way a user builds it."""
@@ -43,16 +52,12 @@ def kokoro_env() -> Path:
 
 @pytest.fixture(scope="module")
 def gateway(kokoro_env: Path) -> Iterator[LiveServer]:
-    os.environ["POLYVOX_ENV_DIR"] = str(ENV_DIR)
     models = {
         "kokoro": ModelConfig(engine="kokoro"),
         "kokoro-env": ModelConfig(engine="kokoro", environment="kokoro"),
         "piper": ModelConfig(engine="piper"),
     }
-    try:
-        yield from start_server(Settings(models=models, preload=["piper"], model_ttl=2))
-    finally:
-        os.environ.pop("POLYVOX_ENV_DIR", None)
+    yield from serve_with_environments(Settings(models=models, preload=["piper"], model_ttl=2))
 
 
 def speak(server: LiveServer, model: str, text: str = TEXT) -> httpx.Response:
@@ -93,7 +98,12 @@ def test_the_environment_gives_the_same_samples_as_in_process(gateway: LiveServe
     assert any("loaded model kokoro-env" in line for line in worker(gateway)._recent)
 
 
-def test_a_killed_worker_is_a_503_then_restarted(gateway: LiveServer) -> None:
+def test_a_killed_worker_is_a_503_then_restarted(
+    gateway: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the 2 s idle TTL would otherwise unload the model while its worker restarts (on a
+    # slow machine a start takes longer than that), and an unloaded model is not restarted
+    monkeypatch.setattr(gateway.state.service.pool, "_ttl", 300.0)
     assert speak(gateway, "kokoro-env").status_code == 200
     engine = worker(gateway)
     pid, restarts = engine.process.pid, engine.restarts
