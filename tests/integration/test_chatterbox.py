@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import os
 import subprocess
 import wave
 from collections.abc import Iterator
@@ -22,8 +21,8 @@ import pytest
 
 from polyvox.engines.chatterbox_model import TINY_VERSION
 from polyvox.settings import ModelConfig, Settings
-from tests.conftest import LiveServer, start_server
-from tests.integration.test_environments import ENV_DIR, polyvox
+from tests.conftest import LiveServer
+from tests.integration.test_environments import ENV_DIR, polyvox, serve_with_environments
 from tests.worker.test_runpod_api import post, start_worker
 
 # the first test builds the environment and two tiny checkpoints (minutes on a fresh clone)
@@ -72,11 +71,8 @@ def gateway(
             conditioning_dir=str(conditioning / "mtl"), **common,
         ),
     }  # fmt: skip
-    os.environ["POLYVOX_ENV_DIR"] = str(ENV_DIR)
-    try:
-        yield from start_server(Settings(models=models, preload=["piper"], request_timeout=600))
-    finally:
-        os.environ.pop("POLYVOX_ENV_DIR", None)
+    settings = Settings(models=models, preload=["piper"], request_timeout=600)
+    yield from serve_with_environments(settings)
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ seed of a request is torch's global one.
 from __future__ import annotations
 
 import math
-import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,18 +18,17 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
-from polyvox.cpu import CORES
 from polyvox.engines.chatterbox_model import missing_files
 from polyvox.engines.chatterbox_options import (
     HOLD_TOKENS,
     ChatterboxOptions,
-    _device,
     _params,
     languages,
 )
-from polyvox.engines.chatterbox_stream import Sampling, Windows, inference_steps, speech_tokens
+from polyvox.engines.chatterbox_stream import Sampling, Windows, speech_tokens
 from polyvox.engines.conditioning import ConditioningCache, default_directory
-from polyvox.errors import EngineUnavailable, InvalidRequest
+from polyvox.engines.torch_support import checkpoint_directory, inference_steps, torch_device
+from polyvox.errors import InvalidRequest
 from polyvox.types import AudioChunk, EngineInfo, ParamValue, SpeechRequest, VoiceInfo
 
 if TYPE_CHECKING:
@@ -69,7 +67,7 @@ class ChatterboxEngine:
             description=f"Chatterbox ({name}); clones reference audio; Perth-watermarked",
             languages=languages(self._multilingual), voice_cloning=True, speed=False,
             params=_params(self._multilingual), max_concurrency=1,
-            max_call_chars=self._options.max_call_chars, device=_device(self._options.device),
+            max_call_chars=self._options.max_call_chars, device=torch_device(self._options.device),
         )  # fmt: skip
 
     @property
@@ -97,22 +95,14 @@ class ChatterboxEngine:
                 self._tts = self._open()
 
     def _open(self) -> Any:
-        import torch
-
         from polyvox.engines import chatterbox_model
 
-        torch.set_num_threads(self._options.threads or CORES)
-        directory = self._options.checkpoint
-        if directory is None:
-            directory = chatterbox_model.download(self._options.hub_repo, self._multilingual)
-        else:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local checkpoint fetches nothing
-        missing = missing_files(directory, self._multilingual)
-        if missing:
-            raise EngineUnavailable(
-                f"model {self._model!r}: {directory} lacks {', '.join(missing)} "
-                f"(a {self._options.variant} Chatterbox checkpoint)"
-            )
+        options, multilingual = self._options, self._multilingual
+        directory = checkpoint_directory(
+            self._model, options.checkpoint, options.threads,
+            lambda: chatterbox_model.download(options.hub_repo, multilingual),
+            lambda found: missing_files(found, multilingual), f"{options.variant} Chatterbox",
+        )  # fmt: skip
         return chatterbox_model.load(directory, self._multilingual, self.info.device)
 
     def unload(self) -> None:

@@ -152,21 +152,14 @@ def load(directory: Path, multilingual: bool, device: str) -> Any:
 
 def _tokenizer_json(multilingual: bool) -> str:
     """A character-level tokenizer with the special tokens the library's tokenizers check."""
-    from tokenizers import Regex, Tokenizer
-    from tokenizers.models import WordLevel
-    from tokenizers.pre_tokenizers import Split
+    from polyvox.engines.tiny import LETTERS, char_tokenizer_json
 
     specials = ["[STOP]", "[UNK]", "[SPACE]", "[PAD]", "[SEP]", "[CLS]", "[MASK]"]
     languages = [f"[{code}]" for code in LANGUAGES] if multilingual else []
-    letters = [chr(c) for c in range(32, 127)] + list("àâçéèêëîïôûùüÿñäöåæøœß")
-    tokens = [*specials, *languages, *letters]
+    tokens = [*specials, *languages, *LETTERS[: 95 + 22]]
     tokens += [f"[unused{i}]" for i in range(len(tokens), 255)]
     # [START] is T3Config.start_text_token (255), [STOP] its stop token (0)
-    vocab = {token: i for i, token in enumerate([*tokens, "[START]"])}
-    tokenizer = Tokenizer(WordLevel(vocab, unk_token="[UNK]"))  # noqa: S106 - a token, not a secret
-    alternatives = "|".join(re.escape(t) for t in ["[SPACE]", *languages])
-    tokenizer.pre_tokenizer = Split(Regex(rf"{alternatives}|."), behavior="isolated")
-    return str(tokenizer.to_str())
+    return char_tokenizer_json([*tokens, "[START]"], ["[SPACE]", *languages])
 
 
 LANGUAGES = (
@@ -179,7 +172,6 @@ LANGUAGES = (
 def write_tiny(directory: Path, multilingual: bool = False, seed: int = 0) -> Path:
     """A random checkpoint the loader reads: T3 with 2 layers, the rest at full size, and a
     built-in voice computed from a synthetic reference. For tests: it speaks noise."""
-    import numpy as np
     import torch
     from chatterbox.models.s3gen import S3Gen
     from chatterbox.models.t3 import T3
@@ -187,6 +179,8 @@ def write_tiny(directory: Path, multilingual: bool = False, seed: int = 0) -> Pa
     from chatterbox.models.t3.modules.t3_config import T3Config
     from chatterbox.models.voice_encoder import VoiceEncoder
     from safetensors.torch import save_file
+
+    from polyvox.engines.tiny import synthetic_voice
 
     torch.manual_seed(seed)
     files = layout(multilingual)
@@ -207,12 +201,10 @@ def write_tiny(directory: Path, multilingual: bool = False, seed: int = 0) -> Pa
             torch.save(state, directory / name)
     (directory / files.tokenizer).write_text(_tokenizer_json(multilingual), encoding="utf-8")
     tts = load(directory, multilingual, "cpu")
-    seconds = np.arange(24000 * 3) / 24000
-    voice = 0.3 * np.sin(2 * np.pi * 160 * seconds) * (1 + np.sin(2 * np.pi * 3 * seconds))
     reference = directory / "reference.wav"
     import soundfile
 
-    soundfile.write(reference, voice.astype(np.float32), 24000)
+    soundfile.write(reference, synthetic_voice(24000), 24000)
     tts.prepare_conditionals(str(reference))
     tts.conds.save(directory / files.conds)
     reference.unlink()

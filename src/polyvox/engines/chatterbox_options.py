@@ -3,14 +3,12 @@ gateway validates a Chatterbox model's configuration without the engine environm
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from polyvox.engines.chatterbox_model import HUB_REPO, LANGUAGES
-from polyvox.errors import EngineUnavailable
 from polyvox.types import ParamSpec
 
 HOLD_TOKENS = 3
@@ -90,14 +88,3 @@ def _params(multilingual: bool) -> dict[str, ParamSpec]:
             2**32 - 1,
         ),
     }
-
-
-def _device(choice: str) -> Literal["cpu", "cuda"]:
-    if choice == "cpu" or importlib.util.find_spec("torch") is None:
-        return "cpu"
-    import torch
-
-    available = torch.cuda.is_available()
-    if choice == "cuda" and not available:
-        raise EngineUnavailable("device 'cuda' was asked for, but torch sees no CUDA device")
-    return "cuda" if available else "cpu"

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -30,28 +30,6 @@ ALIGNMENT_LAYER = 9
 """The attention layer T3's multilingual alignment checks read (as the library's)."""
 
 Audio = npt.NDArray[np.float32]
-T = TypeVar("T")
-
-
-def inference_steps(items: Iterator[T]) -> Iterator[T]:
-    """Each step of ``items`` under ``torch.inference_mode``, entered and left around that
-    step alone: grad mode is per thread and a streaming synthesis resumes on whichever
-    worker thread reads its next chunk, so a context held across ``yield`` would leak into
-    that thread's other work and be missing from the next one."""
-    import torch
-
-    try:
-        while True:
-            with torch.inference_mode():
-                try:
-                    item = next(items)
-                except StopIteration:
-                    return
-            yield item
-    finally:
-        close = getattr(items, "close", None)
-        if close is not None:  # a hang-up: the synthesis lets go of its model lock now
-            close()
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ BUILTIN: dict[str, tuple[str, str]] = {
     "kokoro": ("polyvox.engines.kokoro:KokoroEngine", "kokoro"),
     # in its own environment: polyvox engines install chatterbox
     "chatterbox": ("polyvox.engines.chatterbox:ChatterboxEngine", "chatterbox"),
+    "xtts": ("polyvox.engines.xtts:XttsEngine", "xtts"),  # polyvox engines install xtts
     # remote kinds: a model served by another server (httpx is a core dependency)
     "polyvox": ("polyvox.engines.remote.polyvox:PolyvoxRemote", ""),
     "openai": ("polyvox.engines.remote.openai:OpenAIRemote", ""),

@@ -55,6 +55,10 @@ class JobInput(BaseModel):
         """A name for uploaded files."""
         return "speech"
 
+    def voice_name(self) -> str | None:
+        """A name the job gives its reference audio, so later jobs may send the name alone."""
+        return None
+
     def render(self, result: JobResult) -> dict[str, Any]:
         """The job output; ``result.audio`` is None when the audio was streamed already."""
         raise NotImplementedError
@@ -138,6 +142,9 @@ class XttsInput(JobInput):
 
     def label(self) -> str:
         return re.sub(r"[^\w.-]", "_", self.voice_id or "speech")[:100]
+
+    def voice_name(self) -> str | None:
+        return self.voice_id
 
     def render(self, result: JobResult) -> dict[str, Any]:
         parameters = _engine_params(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import logging
 import sys
 import time
@@ -18,14 +19,17 @@ from functools import partial
 from typing import Any
 
 from polyvox import codecs
-from polyvox.errors import EngineFailure, PolyvoxError, StorageUnavailable
+from polyvox.errors import EngineFailure, InvalidRequest, PolyvoxError, StorageUnavailable
 from polyvox.jobs import SpeechJob
 from polyvox.logs import request_id
 from polyvox.service import SpeechService
 from polyvox.settings import Settings
 from polyvox.storage import StoredObject
 from polyvox.threads import run_blocking
+from polyvox.types import ReferenceAudio, SpeechParams
+from polyvox.voices.reference import HASH_PREFIX
 from polyvox.worker.inputs import JobInput, JobResult, parse_input
+from polyvox.worker.voice_ids import VoiceIds
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +59,7 @@ class RunPodWorker:
     def __init__(self, settings: Settings, service: SpeechService | None = None) -> None:
         self.settings = settings
         self.service = service or SpeechService(settings)
+        self.voice_ids = VoiceIds(settings.reference.cache_dir)
 
     # -- lifecycle -----------------------------------------------------------------------
     def models_to_warm(self) -> list[str]:
@@ -121,13 +126,36 @@ class RunPodWorker:
     # -- steps ---------------------------------------------------------------------------
     async def _prepare(self, spec: JobInput) -> SpeechJob:
         """Every check before synthesis, including the upload location when one is needed."""
-        params = spec.to_params(self.settings)
+        params = await self._named_voice(spec, spec.to_params(self.settings))
         if spec.output_mode() == "url" and not self.settings.storage.output_url:
             raise StorageUnavailable(
                 f"{spec.shape} jobs upload their audio: set POLYVOX_STORAGE__OUTPUT_URL "
                 "to gs://bucket/prefix, s3://bucket/prefix or a directory"
             )
         return await self.service.prepare(params)
+
+    async def _named_voice(self, spec: JobInput, params: SpeechParams) -> SpeechParams:
+        """A job's ``voice_id``: named after the reference it brings (fetched here, once),
+        or, sent alone, the reference an earlier job brought under that name."""
+        name = spec.voice_name()
+        if name is None or not self.service.catalogue.engine(params.model).info.voice_cloning:
+            return params  # a model that does not clone: the name only labels the upload
+        reference = params.reference_audio
+        if reference is not None:
+            path = await run_blocking(partial(self.service.references.resolve, reference))
+            self.voice_ids.remember(name, path.name)
+            digest, param = path.name, reference.param
+        else:
+            found = self.voice_ids.find(name)
+            if found is None:
+                raise InvalidRequest(
+                    f"voice_id {name!r} has no reference audio on this worker yet: send "
+                    "ref_audio_url with it once",
+                    param="voice_id",
+                )
+            digest, param = found, "voice_id"
+        named = ReferenceAudio(f"{HASH_PREFIX}{digest}", param=param)
+        return dataclasses.replace(params, reference_audio=named)
 
     async def _finish(
         self, spec: JobInput, speech: SpeechJob, audio: bytes, started: float, *, inline: bool
