@@ -40,8 +40,10 @@ _ESPEAK = {"zh": "cmn"}  # espeak-ng's names where they differ from ours
 GENDERS = {"f": "female", "m": "male"}
 _NAMED = re.compile(r"[a-z][fm]_")
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
-"""Batches end at sentence ends too (as Piper's chunks do): the first sentence of a call
-is heard while the next is spoken, at the same cost as one long batch (measured)."""
+"""A call's first sentence is a batch of its own, heard while the rest is spoken; the rest
+goes in batches as long as kokoro-onnx takes (510 phonemes, balanced), as its own
+``create_stream`` does: Kokoro speaks short batches slower, and a grown call (several
+sentences) then costs what the same text costs raw."""
 Style = npt.NDArray[np.float32]
 
 
@@ -284,8 +286,9 @@ class KokoroEngine:
         from kokoro_onnx.chunker import pause_after, split_phonemes
 
         phonemes = kokoro.tokenizer.phonemize(text, _ESPEAK.get(language, language))
-        sentences = _SENTENCE_END.split(" ".join(phonemes.split()))
-        for batch in (batch for sentence in sentences for batch in split_phonemes(sentence)):
+        first, *rest = _SENTENCE_END.split(" ".join(phonemes.split()), maxsplit=1)
+        batches = split_phonemes(first) + (split_phonemes(rest[0]) if rest else [])
+        for batch in batches:
             audio, _ = kokoro.create(batch, style, speed=speed, is_phonemes=True)
             samples = np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0)
             pause = pause_after(batch, SENTENCE_PAUSE, CLAUSE_PAUSE)
