@@ -35,7 +35,8 @@ class Turn:
     slots: int = 1
     share: int = 1
     """Slots' worth of CPU the chunk may use: its slots, or every slot for a first chunk
-    that nobody waits behind (a call that is ending shares the cores for a moment)."""
+    that nobody waits behind, beside at most one other call (usually one that is ending:
+    it shares the cores for a moment)."""
 
 
 @dataclass(order=True)
@@ -62,7 +63,9 @@ class Ticket:
             waited = await scheduler._acquire(first=self.turns == 0)
             self.holding = True
         extra = scheduler._widen()
-        share = scheduler.slots if not self.turns and not scheduler.waiting else 1 + extra
+        others = scheduler.slots - scheduler._free - 1 - extra  # slots other jobs hold
+        first = not self.turns and not scheduler.waiting and others <= 1
+        share = scheduler.slots if first else 1 + extra
         try:
             yield Turn(waited, 1 + extra, share if scheduler.widen else 1 + extra)
         finally:

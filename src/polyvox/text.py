@@ -49,7 +49,7 @@ def has_speakable_text(text: str) -> bool:
     return any(ch.isalnum() for ch in text)
 
 
-def _split_long(sentence: str, max_chars: int) -> Iterator[str]:
+def split_long(sentence: str, max_chars: int) -> Iterator[str]:
     """Split one sentence at clause ends, then at spaces, into pieces of at most max_chars."""
     if len(sentence) <= max_chars:
         yield sentence
@@ -179,7 +179,7 @@ class Splitter:
                 out.append(TextChunk(head, ends_sentence=not sentence))
             if not sentence:
                 return out
-        pieces = list(_split_long(sentence, self.max_chars))
+        pieces = list(split_long(sentence, self.max_chars))
         out += [
             TextChunk(piece, ends_sentence=i == len(pieces) - 1)
             for i, piece in enumerate(pieces)

@@ -189,6 +189,26 @@ async def test_a_first_chunk_nobody_waits_behind_shares_every_core() -> None:
         ticket.close()
 
 
+async def test_a_burst_released_at_once_keeps_one_slot_s_share_each() -> None:
+    scheduler = Scheduler(slots=4, max_queue=4, queue_timeout=5.0, widen=True)
+    wide = scheduler.admit()
+    burst = [scheduler.admit() for _ in range(3)]
+    shares: list[int] = []
+
+    async def take(ticket: Ticket) -> None:
+        async with ticket.turn() as turn:
+            shares.append(turn.share)
+            await asyncio.sleep(0.01)
+
+    async with wide.turn():
+        tasks = [asyncio.create_task(take(t)) for t in burst]
+        await asyncio.sleep(0.01)
+    await asyncio.gather(*tasks)
+    assert shares == [1, 1, 1], "three first chunks at once: no one takes every core"
+    for ticket in (wide, *burst):
+        ticket.close()
+
+
 async def test_without_widen_a_turn_is_one_slot() -> None:
     async with make(slots=2).admit().turn() as turn:
         assert turn.slots == 1

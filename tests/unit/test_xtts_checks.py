@@ -9,7 +9,9 @@ import pytest
 from pydantic import ValidationError
 
 from polyvox.engines.xtts import XttsEngine
+from polyvox.engines.xtts_model import CHAR_LIMITS
 from polyvox.engines.xtts_options import XttsOptions, language_code
+from polyvox.engines.xtts_text import readable, sentences_of
 from polyvox.errors import InvalidRequest
 from polyvox.models import ModelSpec
 from polyvox.types import SpeechRequest
@@ -65,3 +67,39 @@ def test_voice_ids_survive_a_restart_and_the_latest_reference_wins(tmp_path: Pat
     assert VoiceIds(tmp_path).find("maria") == "b" * 64
     (tmp_path / ".voice-ids.json").write_text("{not json")
     assert VoiceIds(tmp_path).find("maria") is None  # unreadable: starts afresh, no crash
+
+
+def test_sentences_stay_within_xtts_limits_in_every_script() -> None:
+    long_first = "word " * 200 + "end. Then a short one."
+    chinese = "你好世界" * 60 + "。" + "再见" * 10 + "。"
+    hindi = "नमस्ते दुनिया" * 20 + "। दूसरा वाक्य।"
+    cases = [(long_first, "en"), (chinese, "zh-cn"), (hindi, "hi"), ("日本語" * 50, "ja")]
+    for text, code in cases:
+        found = sentences_of(text, code)
+        assert found, code
+        assert all(len(s) <= CHAR_LIMITS[code] for s in found), (code, found)
+    assert sentences_of("再见。你好。", "zh-cn") == ["再见。", "你好。"]
+
+
+class _Tokenizer:
+    def encode(self, text: str, lang: str) -> list[int]:
+        if any(ch.isdigit() for ch in text):
+            raise NotImplementedError("numbers")
+        return [0] * len(text)
+
+
+class _Model:
+    tokenizer = _Tokenizer()
+
+    class args:  # noqa: N801 - the library's attribute
+        gpt_max_text_tokens = 20
+
+
+def test_text_is_cut_until_its_tokens_fit_and_unreadable_text_is_a_422() -> None:
+    pieces = readable(_Model(), ["one two three four five six seven eight"], "en")
+    assert len(pieces) > 1
+    assert all(len(p) < 20 for p in pieces)
+    assert " ".join(pieces) == "one two three four five six seven eight"
+    with pytest.raises(InvalidRequest) as caught:
+        readable(_Model(), ["fine", "call 5 now"], "hi")
+    assert caught.value.param == "input"

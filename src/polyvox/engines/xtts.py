@@ -22,10 +22,10 @@ import numpy as np
 
 from polyvox.engines.conditioning import ConditioningCache, default_directory
 from polyvox.engines.torch_support import checkpoint_directory, inference_steps, torch_device
-from polyvox.engines.xtts_model import CHAR_LIMITS, LANGUAGES, SPEAKERS, missing_files
+from polyvox.engines.xtts_model import LANGUAGES, SPEAKERS, missing_files
 from polyvox.engines.xtts_options import XttsOptions, language_code, params
+from polyvox.engines.xtts_text import readable, sentences_of
 from polyvox.errors import EngineUnavailable, InvalidRequest
-from polyvox.text import split
 from polyvox.types import AudioChunk, EngineInfo, ParamValue, SpeechRequest, VoiceInfo
 
 if TYPE_CHECKING:
@@ -53,6 +53,7 @@ class XttsEngine:
         self._tts: Any = None
         self._studio: dict[str, Latents] | None = None
         self._lock = threading.Lock()
+        self._cloning = _cloning_key(self._options)
         self._cache: ConditioningCache[Latents] = ConditioningCache(
             self._options.conditioning_dir or default_directory(spec.id),
             self._options.conditioning_entries, save=_save, load=self._read_latents,
@@ -170,11 +171,10 @@ class XttsEngine:
             "length_penalty": float(cast(float, values["length_penalty"])),
             "speed": req.speed or 1.0,
         }
-        sentences = [c.text for c in split(req.text, max_chars=CHAR_LIMITS[code],
-                                           first_max_words=1 << 30)]  # fmt: skip
         with self._lock:  # per-call state: torch's global seed and the GPT's caches
             tts = self._tts if self._tts is not None else self._open()
             self._tts = tts
+            sentences = readable(tts, sentences_of(req.text, code), code)  # before any audio
             if values["seed"] is not None:
                 torch.manual_seed(int(cast(int, values["seed"])))
             latent, embedding = self._latents(tts, req)
@@ -195,13 +195,14 @@ class XttsEngine:
         voice (cached by its files' digests) or a studio voice."""
         if req.reference_audio is not None:  # cached files are named by their content's SHA-256
             reference = req.reference_audio
-            return self._cache.get(reference.name, lambda: self._clone(tts, [reference]))
+            key = f"{self._cloning}-{reference.name}"
+            return self._cache.get(key, lambda: self._clone(tts, [reference]))
         files = self._options.voices.get(req.voice)
         if files is not None:
             digests = hashlib.sha256()
             for path in files:
                 digests.update(_file_digest(path).encode())
-            key = f"voice-{digests.hexdigest()}"
+            key = f"{self._cloning}-voice-{digests.hexdigest()}"
             return self._cache.get(key, lambda: self._clone(tts, files))
         studio = self._studio or {}
         if req.voice not in studio:
@@ -243,6 +244,16 @@ class XttsEngine:
 
         saved = torch.load(path, map_location=self.info.device, weights_only=True)
         return saved["gpt_cond_latent"], saved["speaker_embedding"]
+
+
+def _cloning_key(options: XttsOptions) -> str:
+    """What latents depend on besides the audio: the weights and how references are read
+    (a cache kept across a checkpoint change or new options would hand back stale ones)."""
+    where = str(options.checkpoint.resolve()) if options.checkpoint else options.hub_repo
+    weights = options.checkpoint / "model.pth" if options.checkpoint else None
+    size = weights.stat().st_size if weights is not None and weights.is_file() else 0
+    reads = (options.gpt_cond_len, options.gpt_cond_chunk_len, options.max_ref_length)
+    return hashlib.sha256(f"{where}|{size}|{reads}".encode()).hexdigest()[:12]
 
 
 def _save(latents: Latents, path: Path) -> None:

@@ -34,7 +34,7 @@ class XttsOptions(BaseModel):
     """Audio as the GPT produces it (``inference_stream``); off: each sentence in one piece."""
     stream_chunk_size: Annotated[int, Field(ge=1, le=1000)] = 20
     """GPT tokens per streamed piece (about 1 s of audio per 21 tokens)."""
-    overlap_wav_len: Annotated[int, Field(ge=0, le=24000)] = 1024
+    overlap_wav_len: Annotated[int, Field(ge=1, le=24000)] = 1024
     """Samples cross-faded between streamed pieces."""
     gpt_cond_len: Annotated[int, Field(ge=1, le=120)] = 30
     """Seconds of reference audio the GPT conditioning reads."""

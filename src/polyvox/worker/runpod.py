@@ -143,7 +143,7 @@ class RunPodWorker:
         reference = params.reference_audio
         if reference is not None:
             path = await run_blocking(partial(self.service.references.resolve, reference))
-            self.voice_ids.remember(name, path.name)
+            await run_blocking(partial(self.voice_ids.remember, name, path.name))
             digest, param = path.name, reference.param
         else:
             found = self.voice_ids.find(name)

@@ -51,13 +51,12 @@ class VoiceIds:
             self._names[name] = digest
             while len(self._names) > MAX_NAMES:  # the oldest names go first
                 self._names.pop(next(iter(self._names)))
-            text = json.dumps(self._names)
-        try:
-            self._path.parent.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile(
-                "w", dir=self._path.parent, prefix=".part-", delete=False, encoding="utf-8"
-            ) as f:
-                f.write(text)
-            os.replace(f.name, self._path)
-        except OSError:  # still known to this process
-            log.warning("cannot keep voice ids in %s", self._path, exc_info=True)
+            try:  # under the lock: an older snapshot never replaces a newer one
+                self._path.parent.mkdir(parents=True, exist_ok=True)
+                with tempfile.NamedTemporaryFile(
+                    "w", dir=self._path.parent, prefix=".part-", delete=False, encoding="utf-8"
+                ) as f:
+                    json.dump(self._names, f)
+                os.replace(f.name, self._path)
+            except OSError:  # still known to this process
+                log.warning("cannot keep voice ids in %s", self._path, exc_info=True)
