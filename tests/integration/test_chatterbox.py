@@ -119,6 +119,20 @@ def engine_events(server: LiveServer, model: str) -> dict[str, float]:
     return found
 
 
+def streamed_pieces(server: LiveServer, body: dict[str, Any]) -> np.ndarray:
+    """A streamed 24 kHz pcm synthesis, checked to have come in pieces: at least two reads,
+    the first well short of the whole (one sentence, so not the transport's own split of a
+    single chunk, whose reads are 64 KiB); its samples."""
+    with httpx.stream("POST", f"{server.url}/v1/audio/speech", json=body, timeout=600) as r:
+        assert r.status_code == 200, r.read()
+        assert r.headers["x-sample-rate"] == "24000"
+        reads = [part for part in r.iter_bytes() if part]
+    whole = b"".join(reads)
+    assert len(reads) >= 2
+    assert len(reads[0]) <= 0.6 * len(whole), [len(part) for part in reads]
+    return np.frombuffer(whole, dtype="<i2")
+
+
 def test_the_models_describe_their_capabilities(gateway: LiveServer) -> None:
     cards = {
         m: httpx.get(f"{gateway.url}/v1/models/{m}", timeout=600).json()
@@ -141,14 +155,8 @@ def test_the_models_describe_their_capabilities(gateway: LiveServer) -> None:
 
 def test_audio_streams_inside_the_sentence_and_a_seed_reproduces_it(gateway: LiveServer) -> None:
     body = {"model": "chatterbox", "input": TEXT, "response_format": "pcm", "seed": 11}
-    reads = []
-    with httpx.stream("POST", f"{gateway.url}/v1/audio/speech", json=body, timeout=600) as r:
-        assert r.status_code == 200, r.read()
-        assert r.headers["x-sample-rate"] == "24000"
-        reads = [part for part in r.iter_bytes() if part]
     # one sentence, yet its first window arrived alone, before the last was decoded
-    assert len(reads) >= 2
-    streamed = np.frombuffer(b"".join(reads), dtype="<i2")
+    streamed = streamed_pieces(gateway, body)
     again = speak(gateway, seed=11)
     other = speak(gateway, seed=12)
     assert again.status_code == other.status_code == 200

@@ -22,7 +22,7 @@ from polyvox.engines.xtts_model import TINY_SPEAKER, TINY_VERSION
 from polyvox.settings import ModelConfig, Settings
 from polyvox.storage import ObjectStore
 from tests.conftest import LiveServer
-from tests.integration.test_chatterbox import engine_events, samples
+from tests.integration.test_chatterbox import engine_events, samples, streamed_pieces
 from tests.integration.test_environments import ENV_DIR, polyvox, serve_with_environments
 from tests.integration.test_storage_gcs import BUCKET, Gcs, check_v4_signature, gcs, storage
 from tests.samples import sine_wav
@@ -115,14 +115,9 @@ def test_inference_stream_pieces_reach_the_client_and_a_seed_reproduces_them(
     gateway: LiveServer,
 ) -> None:
     body = {"model": "xtts", "input": TEXT, "response_format": "pcm", "seed": 7}
-    with httpx.stream("POST", f"{gateway.url}/v1/audio/speech", json=body, timeout=600) as r:
-        assert r.status_code == 200, r.read()
-        assert r.headers["x-sample-rate"] == "24000"
-        reads = [part for part in r.iter_bytes() if part]
     # one sentence: the tiny GPT's 40 codes come as two inference_stream pieces, each
     # sent as it was decoded
-    assert len(reads) >= 2
-    streamed = np.frombuffer(b"".join(reads), dtype="<i2")
+    streamed = streamed_pieces(gateway, body)
     again, other = speak(gateway, seed=7), speak(gateway, seed=8)
     assert again.status_code == other.status_code == 200
     audio = samples(again.content)

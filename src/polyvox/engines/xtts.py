@@ -54,6 +54,7 @@ class XttsEngine:
         self._studio: dict[str, Latents] | None = None
         self._lock = threading.Lock()
         self._cloning = _cloning_key(self._options)
+        self._voice_keys: dict[str, str] = {}
         self._cache: ConditioningCache[Latents] = ConditioningCache(
             self._options.conditioning_dir or default_directory(spec.id),
             self._options.conditioning_entries, save=_save, load=self._read_latents,
@@ -152,7 +153,8 @@ class XttsEngine:
                 f"model {self._model!r} speaks {', '.join(LANGUAGES)}, not {language!r}",
                 param="language",
             )
-        if req.reference_audio is None and req.voice not in {v.id for v in self.voices()}:
+        known = req.voice in (*self._options.voices, *self._studio_names(), self.default_voice)
+        if req.reference_audio is None and not known:
             raise InvalidRequest(f"model {self._model!r} has no voice {req.voice!r}", param="voice")
         values = {name: spec.default for name, spec in self.info.params.items()}
         return inference_steps(self._speak(req, code, {**values, **req.params}))
@@ -199,10 +201,12 @@ class XttsEngine:
             return self._cache.get(key, lambda: self._clone(tts, [reference]))
         files = self._options.voices.get(req.voice)
         if files is not None:
-            digests = hashlib.sha256()
-            for path in files:
-                digests.update(_file_digest(path).encode())
-            key = f"{self._cloning}-voice-{digests.hexdigest()}"
+            if req.voice not in self._voice_keys:  # hashed once per process, not per request
+                digests = hashlib.sha256()
+                for path in files:
+                    digests.update(_file_digest(path).encode())
+                self._voice_keys[req.voice] = f"{self._cloning}-voice-{digests.hexdigest()}"
+            key = self._voice_keys[req.voice]
             return self._cache.get(key, lambda: self._clone(tts, files))
         studio = self._studio or {}
         if req.voice not in studio:
