@@ -89,7 +89,9 @@ def _check_value(info: EngineInfo, key: str, spec: ParamSpec, value: ParamValue)
     ok_type = isinstance(value, _PY_TYPES[spec.type]) and not (
         spec.type != "bool" and isinstance(value, bool)
     )
-    where = f"parameter {key!r} of model {info.model!r}"
+    where = f"{key!r} of model {info.model!r}"
+    if "." not in key:
+        where = f"parameter {where}"
     if not ok_type:
         raise InvalidRequest(f"{where} must be a {spec.type}", param=key)
     if isinstance(value, float) and not math.isfinite(value):
@@ -119,6 +121,14 @@ def _check_voice_request(info: EngineInfo, params: SpeechParams) -> None:
             f"{engine} does not support the voice attributes {', '.join(unsupported)} "
             f"in 'voice_attributes'; it supports: {accepted}",
             param="voice_attributes",
+        )
+    for key, value in params.voice_attributes.items():
+        _check_value(info, f"voice_attributes.{key}", info.voice_attributes[key], value)
+    if params.reference_text is not None and not (ref is not None and info.reference_text):
+        raise InvalidRequest(
+            f"{engine} reads no transcript of reference audio: 'reference_text' goes with "
+            "'reference_audio' to models that read one",
+            param="reference_text",
         )
     if params.language and info.languages and not _speaks(info, params.language):
         raise InvalidRequest(

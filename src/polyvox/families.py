@@ -56,6 +56,19 @@ FAMILIES: dict[str, Family] = {
         prune=("torchaudio/lib/*.so",),
         torch=True,
     ),
+    "qwen-tts": Family(
+        "qwen-tts",
+        ("qwen3",),
+        "qwen-tts",
+        ("qwen-tts", "torch", "transformers", "numpy"),
+        overrides=(
+            "gradio; python_version < '3'",  # qwen-tts's demo UI: never imported
+            "soundfile<0.14",  # 0.14.0 comes without libsndfile on this index
+        ),
+        cpu_overrides=("torch==2.13.0+cpu", "torchaudio==2.11.1"),
+        prune=("torchaudio/lib/*.so",),
+        torch=True,
+    ),
 }
 
 

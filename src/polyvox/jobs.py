@@ -51,9 +51,11 @@ class SpeechJob:
     def __init__(
         self, *, model: str, pool: ModelPool, request: SpeechRequest, pieces: Pieces,
         output: Output, scheduler: Scheduler, metrics: Metrics, timeout: float,
-        grow_chars: int, splits_text: bool = False,
+        grow_chars: int, splits_text: bool = False, headers: dict[str, str] | None = None,
     ) -> None:  # fmt: skip
         self.model = model
+        self.headers = headers or {}
+        """Response headers that describe the job (a reference's transcript, say)."""
         self.request = request
         self.pieces = pieces
         self.response_format = output.response_format

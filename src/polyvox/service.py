@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Mapping
 from functools import partial
 from pathlib import Path
 from types import TracebackType
+from urllib.parse import quote
 
 import numpy as np
 
@@ -43,8 +44,13 @@ from polyvox.types import (
     TranscriptionRequest,
 )
 from polyvox.voices.reference import ReferenceStore
+from polyvox.voices.transcripts import Transcripts
 
 log = logging.getLogger(__name__)
+TRANSCRIPT_HEADER = "x-reference-transcript"
+"""The transcript polyvox made of a request's reference audio (percent-encoded UTF-8)."""
+TRANSCRIBED_BY_HEADER = "x-reference-transcribed-by"
+"""The speech-to-text model that made it."""
 BUSY_TRIM_SECONDS = 5.0
 """While a model is busy, the heap's free pages go back at most this often. Every 30 s
 let the load test's settled memory grow 1.10x over a thousand requests (fragments the
@@ -72,6 +78,7 @@ class SpeechService:
         self.trimmer = MemoryTrimmer(settings.trim_memory)
         self.objects = ObjectStore(settings.storage)
         self.references = ReferenceStore(settings.reference, self.objects)
+        self.transcripts = Transcripts(settings.reference.cache_dir / ".transcripts")
         self.ready = asyncio.Event()
         self.preload_error: str | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -157,11 +164,12 @@ class SpeechService:
         check_speech(info, params)
         out_rate = codecs.output_rate(params.response_format, voice.sample_rate, params.sample_rate)
         reference = await self._reference(params)
+        transcript, headers = await self._transcript(info, params, reference)
         await self.pool.load(info.model)
         request = SpeechRequest(
             text="", voice=voice.id, speed=params.speed,
             instructions=params.instructions, params=dict(params.params),
-            language=params.language, reference_audio=reference,
+            language=params.language, reference_audio=reference, reference_text=transcript,
             voice_attributes=dict(params.voice_attributes),
         )  # fmt: skip
         return SpeechJob(
@@ -169,8 +177,37 @@ class SpeechService:
             output=Output(params.response_format, voice.sample_rate, out_rate),
             scheduler=self.scheduler(info.model), metrics=self.metrics,
             timeout=self.settings.request_timeout, grow_chars=self._grow_chars(info),
-            splits_text=info.splits_text,
+            splits_text=info.splits_text, headers=headers,
         )  # fmt: skip
+
+    async def _transcript(
+        self, info: EngineInfo, params: SpeechParams, reference: Path | None
+    ) -> tuple[str | None, dict[str, str]]:
+        """What the reference says: the client's ``reference_text``, or (for a model that
+        reads one) the server's speech-to-text model's transcript, made once per reference
+        and named in the response headers."""
+        if reference is None or not info.reference_text or params.reference_text:
+            return params.reference_text, {}
+        stt = self.settings.default_stt_model
+        said = await run_blocking(partial(self.transcripts.get, reference.name))
+        if said is None:
+            if stt not in self.settings.served:
+                raise InvalidRequest(
+                    f"model {info.model!r} needs what the reference audio says: send "
+                    f"reference_text (no speech-to-text model {stt!r} is served to transcribe it)",
+                    param="reference_text",
+                )
+            data = await run_blocking(reference.read_bytes)
+            job = await self.transcribe(TranscriptionParams(stt, data, response_format="text"))
+            said = str(await job.render()).strip()
+            if not said:
+                raise InvalidRequest(
+                    "no speech was recognised in the reference audio: send reference_text",
+                    param="reference_text",
+                )
+            await run_blocking(partial(self.transcripts.put, reference.name, said))
+        headers = {TRANSCRIPT_HEADER: quote(said), TRANSCRIBED_BY_HEADER: stt}
+        return said, headers
 
     def _engine_events(self) -> list[tuple[str, Mapping[str, int]]]:
         """Event counts of the loaded engines that keep them (see Metrics.watch_engines)."""

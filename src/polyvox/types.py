@@ -54,7 +54,8 @@ class EngineInfo:
     speed: bool = True
     speed_range: tuple[float, float] = SPEED_RANGE
     """Speeds the model accepts (inclusive), within OpenAI's 0.25-4.0; others are a 422."""
-    voice_attributes: tuple[str, ...] = ()
+    voice_attributes: Mapping[str, ParamSpec] = field(default_factory=dict)
+    """Voice description fields (gender, age, emotion) and the values each accepts."""
     params: Mapping[str, ParamSpec] = field(default_factory=dict)
     splits_text: bool = False
     """The engine splits a whole text into sentences and streams them itself (XTTS-v2):
@@ -66,6 +67,9 @@ class EngineInfo:
     as Chatterbox does); None: the server's ``chunk_grow_chars``."""
     device: Device = "cpu"
     """Where it runs: ``cpu``, ``cuda`` or ``remote`` (another server)."""
+    reference_text: bool = False
+    """Cloning reads what the reference audio says (Qwen3-TTS Base): a request without
+    ``reference_text`` gets the reference transcribed by the server's speech-to-text model."""
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,8 @@ class SpeechRequest:
     params: Mapping[str, ParamValue] = field(default_factory=dict)
     reference_audio: Path | None = None
     """Cached reference audio to clone (its file name is the SHA-256 of its content)."""
+    reference_text: str | None = None
+    """What the reference audio says (engines with ``reference_text``)."""
     voice_attributes: Mapping[str, ParamValue] = field(default_factory=dict)
     threads: int | None = None
     """CPU threads this call may use (its share of the cores); None: the engine's default."""
@@ -134,6 +140,9 @@ class SpeechParams:
     params: Mapping[str, ParamValue] = field(default_factory=dict)
     language: str | None = None
     reference_audio: ReferenceAudio | None = None
+    reference_text: str | None = None
+    """What the reference audio says; cloning engines that read it get it transcribed
+    when it is missing."""
     voice_attributes: Mapping[str, ParamValue] = field(default_factory=dict)
     """Voice description (gender, age, emotion) for engines that declare them."""
 

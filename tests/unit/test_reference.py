@@ -9,6 +9,7 @@ import http.server
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -20,7 +21,14 @@ from polyvox.errors import InvalidRequest, ReferenceNotFound, RequestTooLarge, U
 from polyvox.service import SpeechService
 from polyvox.settings import ReferenceSettings, Settings, StorageSettings
 from polyvox.storage import ObjectStore
-from polyvox.types import AudioChunk, EngineInfo, ReferenceAudio, SpeechParams, VoiceInfo
+from polyvox.types import (
+    AudioChunk,
+    EngineInfo,
+    ParamSpec,
+    ReferenceAudio,
+    SpeechParams,
+    VoiceInfo,
+)
 from polyvox.voices import fetch
 from polyvox.voices.fetch import is_public_address
 from polyvox.voices.reference import ReferenceStore, parse_reference
@@ -234,7 +242,8 @@ class _CloningEngine:
 
     info = EngineInfo(
         model="cloner", engine="fake", kind="tts", description="fake", voice_cloning=True,
-        voice_attributes=("gender",), languages=("pt",), sample_rate=16000,
+        voice_attributes={"gender": ParamSpec("str", "", choices=("male", "female"))},
+        languages=("pt",), sample_rate=16000,
     )  # fmt: skip
     default_voice = "default"
 
@@ -269,6 +278,14 @@ def test_service_fetches_reference_for_cloning_engines(tmp_path: Path) -> None:
         asyncio.run(
             service.prepare(SpeechParams("cloner", "Olá.", voice_attributes={"emotion": 1}))
         )
+    with pytest.raises(InvalidRequest, match="male, female") as caught:  # a declared value
+        asyncio.run(
+            service.prepare(SpeechParams("cloner", "Olá.", voice_attributes={"gender": "x"}))
+        )
+    assert caught.value.param == "voice_attributes.gender"
+    with pytest.raises(InvalidRequest) as caught:  # it reads no transcript
+        asyncio.run(service.prepare(replace(params, reference_text="Olá.")))
+    assert caught.value.param == "reference_text"
 
 
 def test_a_reference_named_by_its_hash_is_found_once_it_was_sent(tmp_path: Path) -> None:

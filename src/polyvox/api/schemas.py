@@ -49,6 +49,15 @@ class SpeechBody(BaseModel):
         description="polyvox extension, for cloning models: reference audio as a gs://, "
         "s3:// or https:// URL, base64, or sha256:<hex> of audio sent before.",
     )
+    reference_text: str | None = Field(
+        None, min_length=1, max_length=2000,
+        description="polyvox extension, for models that read it (Qwen3-TTS Base): what the "
+        "reference audio says; without it the server transcribes the reference.",
+    )  # fmt: skip
+    voice_attributes: dict[str, str | int | float] | None = Field(
+        None, description="polyvox extension: voice description (gender, age, emotion) for "
+        "models that declare these attributes (their model card lists the values).",
+    )  # fmt: skip
 
     def to_params(self) -> SpeechParams:
         """The transport-neutral request; extra fields become engine parameters."""
@@ -61,6 +70,8 @@ class SpeechBody(BaseModel):
             response_format=self.response_format, speed=self.speed,
             instructions=self.instructions, sample_rate=self.sample_rate, params=params,
             language=self.language, reference_audio=reference,
+            reference_text=self.reference_text,
+            voice_attributes=dict(self.voice_attributes or {}),
         )  # fmt: skip
 
 

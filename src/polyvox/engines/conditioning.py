@@ -10,6 +10,7 @@ restarts too. ``events`` counts where each lookup was answered (``conditioning_b
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
@@ -23,6 +24,17 @@ from typing import Generic, TypeVar
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a configured voice's reference file; an unreadable one is a 503."""
+    from polyvox.errors import EngineUnavailable
+
+    try:
+        with path.open("rb") as f:
+            return hashlib.file_digest(f, "sha256").hexdigest()
+    except OSError as exc:
+        raise EngineUnavailable(f"a voice's reference file cannot be read: {exc}") from exc
 
 
 def default_directory(model: str) -> Path:

@@ -20,6 +20,7 @@ BUILTIN: dict[str, tuple[str, str]] = {
     # in its own environment: polyvox engines install chatterbox
     "chatterbox": ("polyvox.engines.chatterbox:ChatterboxEngine", "chatterbox"),
     "xtts": ("polyvox.engines.xtts:XttsEngine", "xtts"),  # polyvox engines install xtts
+    "qwen3": ("polyvox.engines.qwen3:Qwen3Engine", "qwen-tts"),  # ... install qwen-tts
     # remote kinds: a model served by another server (httpx is a core dependency)
     "polyvox": ("polyvox.engines.remote.polyvox:PolyvoxRemote", ""),
     "openai": ("polyvox.engines.remote.openai:OpenAIRemote", ""),

@@ -17,7 +17,8 @@ def capabilities(info: EngineInfo) -> dict[str, Any]:
         "instructions": info.instructions,
         "speed": info.speed,
         "speed_range": list(info.speed_range),
-        "voice_attributes": list(info.voice_attributes),
+        "voice_attributes": {name: asdict(s) for name, s in info.voice_attributes.items()},
+        "reference_text": info.reference_text,
         "sample_rate": info.sample_rate,
         "params": {name: asdict(spec) for name, spec in info.params.items()},
         "splits_text": info.splits_text,
@@ -45,6 +46,15 @@ def _param(data: dict[str, Any]) -> ParamSpec:
     )  # fmt: skip
 
 
+def _attributes(data: object) -> dict[str, ParamSpec]:
+    """A card's voice attributes: name -> spec (an older server lists names only)."""
+    if isinstance(data, dict):
+        return {name: _param(spec) for name, spec in data.items()}
+    if isinstance(data, list):
+        return {str(name): ParamSpec("str", "") for name in data}
+    return {}
+
+
 def _speed_range(data: object) -> tuple[float, float]:
     """A card's ``[low, high]`` speeds; a card without it (an older server) has OpenAI's."""
     if isinstance(data, list | tuple) and len(data) == 2:
@@ -62,7 +72,8 @@ def from_card(data: dict[str, Any]) -> EngineInfo:
         voice_cloning=caps.get("voice_cloning", False),
         instructions=caps.get("instructions", False), speed=caps.get("speed", True),
         speed_range=_speed_range(caps.get("speed_range")),
-        voice_attributes=tuple(caps.get("voice_attributes", ())),
+        voice_attributes=_attributes(caps.get("voice_attributes")),
+        reference_text=caps.get("reference_text", False),
         params={name: _param(spec) for name, spec in caps.get("params", {}).items()},
         splits_text=caps.get("splits_text", False),
         max_concurrency=caps.get("max_concurrency"), max_call_chars=caps.get("max_call_chars"),

@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
-from polyvox.engines.conditioning import ConditioningCache, default_directory
+from polyvox.engines.conditioning import ConditioningCache, default_directory, file_digest
 from polyvox.engines.torch_support import checkpoint_directory, inference_steps, torch_device
 from polyvox.engines.xtts_model import LANGUAGES, SPEAKERS, missing_files
 from polyvox.engines.xtts_options import XttsOptions, language_code, params
 from polyvox.engines.xtts_text import readable, sentences_of
-from polyvox.errors import EngineUnavailable, InvalidRequest
+from polyvox.errors import InvalidRequest
 from polyvox.types import AudioChunk, EngineInfo, ParamValue, SpeechRequest, VoiceInfo
 
 if TYPE_CHECKING:
@@ -204,7 +204,7 @@ class XttsEngine:
             if req.voice not in self._voice_keys:  # hashed once per process, not per request
                 digests = hashlib.sha256()
                 for path in files:
-                    digests.update(_file_digest(path).encode())
+                    digests.update(file_digest(path).encode())
                 self._voice_keys[req.voice] = f"{self._cloning}-voice-{digests.hexdigest()}"
             key = self._voice_keys[req.voice]
             return self._cache.get(key, lambda: self._clone(tts, files))
@@ -271,14 +271,6 @@ def _read_speakers(path: Path) -> dict[str, Latents]:
 
     speakers = torch.load(path, map_location="cpu", weights_only=True)
     return {n: (v["gpt_cond_latent"], v["speaker_embedding"]) for n, v in speakers.items()}
-
-
-def _file_digest(path: Path) -> str:
-    try:
-        with path.open("rb") as f:
-            return hashlib.file_digest(f, "sha256").hexdigest()
-    except OSError as exc:
-        raise EngineUnavailable(f"a voice's reference file cannot be read: {exc}") from exc
 
 
 def _chunk(audio: Any) -> AudioChunk:

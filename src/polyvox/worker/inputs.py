@@ -175,6 +175,7 @@ class NativeInput(JobInput):
     sample_rate: int | None = Field(None, ge=8000, le=192000)
     language: str | None = None
     reference_audio: str | None = Field(None, description="gs://, s3://, https:// or base64.")
+    reference_text: str | None = Field(None, min_length=1, max_length=2000)
     voice_attributes: dict[str, str | int | float] = {}
     output: OutputMode = "base64"
 
@@ -185,7 +186,7 @@ class NativeInput(JobInput):
             response_format=self.response_format, speed=self.speed,
             instructions=self.instructions, sample_rate=self.sample_rate, params=params,
             language=self.language, reference_audio=self._reference(),
-            voice_attributes=dict(self.voice_attributes),
+            reference_text=self.reference_text, voice_attributes=dict(self.voice_attributes),
         )  # fmt: skip
 
     def _reference(self) -> ReferenceAudio | None:

@@ -127,7 +127,8 @@ async def qwen_stream_tts(
     compat = state.settings.compat
     params = body.params(compat.qwen_model, compat.qwen_voice, "wav", **extra)
     job = await unless_disconnected(request, service.prepare(params))
-    return StreamingResponse(await started(request, job.stream()), media_type=job.media_type)
+    audio = await started(request, job.stream())
+    return StreamingResponse(audio, media_type=job.media_type, headers=job.headers)
 
 
 @router.post("/synthesize", response_class=Response)
@@ -141,7 +142,7 @@ async def synthesize(
 
 async def _whole_file(service: SpeechService, params: SpeechParams) -> Response:
     job = await service.prepare(params)
-    return Response(await job.collect(), media_type=job.media_type)
+    return Response(await job.collect(), media_type=job.media_type, headers=job.headers)
 
 
 router.add_api_route("/models", models.list_models, methods=["GET"], summary="Lean proxy models")

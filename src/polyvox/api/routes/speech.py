@@ -69,6 +69,8 @@ async def create_speech(
     )  # fmt: skip
     audio = await started(request, job.stream())
     if body.stream_format == "sse":
-        return StreamingResponse(_sse(job, audio), media_type="text/event-stream")
-    headers = {SAMPLE_RATE_HEADER: str(job.out_rate)}  # a gateway checks what it gets
+        return StreamingResponse(
+            _sse(job, audio), media_type="text/event-stream", headers=job.headers
+        )
+    headers = {**job.headers, SAMPLE_RATE_HEADER: str(job.out_rate)}  # a gateway checks it
     return StreamingResponse(audio, media_type=job.media_type, headers=headers)

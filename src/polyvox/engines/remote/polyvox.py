@@ -141,6 +141,7 @@ class PolyvoxRemote(HttpEngine):
         }  # fmt: skip
         optional = {
             "speed": req.speed, "instructions": req.instructions, "language": req.language,
+            "reference_text": req.reference_text,
             **({"voice_attributes": dict(req.voice_attributes)} if req.voice_attributes else {}),
         }  # fmt: skip
         body.update({k: v for k, v in optional.items() if v is not None})

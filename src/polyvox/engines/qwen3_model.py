@@ -1,0 +1,240 @@
+"""Qwen3-TTS checkpoints: loading (a local directory or the hub) and tiny random ones.
+
+Runs inside the ``qwen-tts`` engine environment (torch, ``qwen-tts``). Loading is the
+library's own: ``Qwen3TTSModel.from_pretrained`` over a directory that holds the talker
+(``config.json``, ``model.safetensors``, the text tokenizer), ``generation_config.json``
+and the 12 Hz speech codec under ``speech_tokenizer/``. Sizes come from the configs, so
+the tiny checkpoints of the tests load through the very same code as the real ones.
+
+    python -m polyvox.engines.qwen3_model DIR [--type custom_voice|voice_design|base]
+
+writes a tiny randomly initialised checkpoint of that type (a 2-layer talker of width 64,
+a byte-level BPE tokenizer, a small codec with the real 1920-sample frames; CustomVoice
+gets the nine real speaker names); ``--download REPO`` fetches a real one into the Hugging
+Face cache instead (what the GPU image does at build time).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+TYPES = ("custom_voice", "voice_design", "base")
+HUB_REPOS = {
+    "custom_voice": "Qwen/Qwen3-TTS-12Hz-1.7B-CustomVoice",
+    "voice_design": "Qwen/Qwen3-TTS-12Hz-1.7B-VoiceDesign",
+    "base": "Qwen/Qwen3-TTS-12Hz-1.7B-Base",
+}
+FILES = ("config.json", "generation_config.json", "speech_tokenizer/config.json")
+SAMPLE_RATE = 24000
+FRAME_SAMPLES = 1920
+"""Audio samples per 12.5 Hz codec frame."""
+TINY_VERSION = 1
+"""Written into a tiny checkpoint (``polyvox-tiny.json``): a newer writer rebuilds it."""
+TINY_MAX_FRAMES = 30
+"""A tiny checkpoint's ``max_new_tokens``: random weights never sample the stop code."""
+LANGUAGES = {
+    "zh": "chinese", "en": "english", "ja": "japanese", "ko": "korean", "de": "german",
+    "fr": "french", "ru": "russian", "pt": "portuguese", "es": "spanish", "it": "italian",
+}  # fmt: skip
+"""Language codes clients send -> the names Qwen3-TTS knows (``auto``: it guesses)."""
+SPEAKERS = {
+    "vivian": ("female", "young", "zh", "bright, slightly edgy young female voice"),
+    "serena": ("female", "young", "zh", "warm, gentle young female voice"),
+    "uncle_fu": ("male", "senior", "zh", "seasoned male voice with a low, mellow timbre"),
+    "dylan": ("male", "young", "zh", "youthful Beijing male voice (Beijing dialect)"),
+    "eric": ("male", "adult", "zh", "lively Chengdu male voice (Sichuan dialect)"),
+    "ryan": ("male", "adult", "en", "dynamic male voice with strong rhythmic drive"),
+    "aiden": ("male", "young", "en", "sunny American male voice with a clear midrange"),
+    "ono_anna": ("female", "young", "ja", "playful Japanese female voice"),
+    "sohee": ("female", "adult", "ko", "warm Korean female voice with rich emotion"),
+}  # fmt: skip
+"""CustomVoice's nine speakers: gender, age group, native language, timbre."""
+DIALECTS = {"dylan": "beijing_dialect", "eric": "sichuan_dialect"}
+
+
+def missing_files(directory: Path) -> list[str]:
+    """The checkpoint files ``directory`` lacks."""
+    return [name for name in FILES if not (directory / name).is_file()]
+
+
+def download(repo: str) -> Path:
+    """A checkpoint from the Hugging Face hub (cached by huggingface_hub)."""
+    from huggingface_hub import snapshot_download
+
+    return Path(snapshot_download(repo_id=repo))
+
+
+def load(directory: Path, device: str, flash_attention: bool) -> Any:
+    """A ``Qwen3TTSModel`` (bf16 and flash attention on CUDA when available)."""
+    import importlib.util
+
+    import torch
+    from qwen_tts import Qwen3TTSModel
+
+    kwargs: dict[str, Any] = {"device_map": device}
+    if device == "cuda":
+        kwargs["dtype"] = torch.bfloat16
+        if flash_attention and importlib.util.find_spec("flash_attn") is not None:
+            kwargs["attn_implementation"] = "flash_attention_2"
+    model = Qwen3TTSModel.from_pretrained(str(directory), **kwargs)
+    model.model.eval()
+    return model
+
+
+# -- tiny random checkpoints -----------------------------------------------------------
+_SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|tts_pad|>", "<|tts_bos|>",
+             "<|tts_eos|>"]  # fmt: skip
+_WORDS = ["assistant", "user", "Male", "Female", "happy", "sad", "angry", "neutral", "voice"]
+
+
+def _tokenizer(directory: Path) -> Any:
+    """A byte-level BPE in Qwen2's layout that keeps the chat template's words whole
+    (the talker slices ``<|im_start|>assistant\\n`` as three tokens)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import Qwen2TokenizerFast
+
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=512, special_tokens=_SPECIALS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )  # fmt: skip
+    corpus = [" ".join(_WORDS)] * 50 + ["Hello there, how are you today? " * 5]
+    bpe.train_from_iterator(corpus, trainer)
+    end = "<|endoftext|>"
+    fast = Qwen2TokenizerFast(
+        tokenizer_object=bpe, unk_token=None, bos_token=None, eos_token=end, pad_token=end
+    )
+    for text in ("<|im_start|>assistant\n", "<|im_end|>\n<|im_start|>assistant\n"):
+        pieces = len(fast(text)["input_ids"])
+        if pieces != (3 if text.startswith("<|im_start|>") else 5):
+            raise RuntimeError(f"tiny tokenizer splits {text!r} into {pieces} tokens")
+    return fast
+
+
+def _talker_config(kind: str, tokens: Any) -> dict[str, Any]:
+    languages = {name: 2050 + i for i, name in enumerate(LANGUAGES.values())}
+    languages |= {"beijing_dialect": 2061, "sichuan_dialect": 2062}
+    speakers = {name: 2900 + i for i, name in enumerate(SPEAKERS)} if kind == "custom_voice" else {}
+    head = {"num_attention_heads": 2, "num_key_value_heads": 1, "head_dim": 32}
+    return {
+        "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, **head,
+        "vocab_size": 3072, "text_vocab_size": len(tokens), "text_hidden_size": 64,
+        "num_code_groups": 16, "max_position_embeddings": 4096,
+        "rope_scaling": {"mrope_section": [6, 5, 5], "interleaved": True, "rope_type": "default"},
+        "codec_pad_id": 2148, "codec_bos_id": 2149, "codec_eos_token_id": 2150,
+        "codec_think_id": 2154, "codec_nothink_id": 2155, "codec_think_bos_id": 2156,
+        "codec_think_eos_id": 2157, "codec_language_id": languages, "spk_id": speakers,
+        "spk_is_dialect": {name: DIALECTS.get(name, False) for name in speakers},
+        "code_predictor_config": {
+            "vocab_size": 2048, "hidden_size": 64, "intermediate_size": 128,
+            "num_hidden_layers": 1, "num_code_groups": 16, **head,
+        },
+    }  # fmt: skip
+
+
+def _codec_config() -> Any:
+    from qwen_tts.core import Qwen3TTSTokenizerV2Config
+
+    encoder = {
+        "hidden_size": 32, "num_filters": 4, "num_hidden_layers": 1, "num_attention_heads": 2,
+        "num_key_value_heads": 2, "head_dim": 16, "intermediate_size": 64, "codebook_dim": 16,
+        "codebook_size": 2048, "num_quantizers": 16, "num_semantic_quantizers": 1,
+        "upsample_groups": 32, "sampling_rate": SAMPLE_RATE, "frame_rate": 12.5,
+        "vector_quantization_hidden_dimension": 16,
+    }  # fmt: skip
+    decoder = {
+        "codebook_size": 2048, "codebook_dim": 32, "hidden_size": 32, "latent_dim": 32,
+        "num_attention_heads": 2, "num_key_value_heads": 2, "num_hidden_layers": 1,
+        "intermediate_size": 64, "num_quantizers": 16, "decoder_dim": 64,
+        "initializer_range": 0.09,  # keeps random audio audible through the upsampling stack
+    }  # fmt: skip
+    return Qwen3TTSTokenizerV2Config(encoder_config=encoder, decoder_config=decoder)
+
+
+def write_tiny(directory: Path, kind: str = "custom_voice", seed: int = 0) -> Path:
+    """A random checkpoint of ``kind`` that ``Qwen3TTSModel.from_pretrained`` loads. For
+    tests: it speaks noise, and runs every sentence to ``TINY_MAX_FRAMES``."""
+    import torch
+    from qwen_tts.core import Qwen3TTSTokenizerV2Model
+    from qwen_tts.core.models import (
+        Qwen3TTSConfig,
+        Qwen3TTSForConditionalGeneration,
+        Qwen3TTSProcessor,
+    )
+    from transformers import EncodecFeatureExtractor
+
+    if kind not in TYPES:
+        raise ValueError(f"type must be one of {', '.join(TYPES)}, not {kind!r}")
+    torch.manual_seed(seed)
+    directory.mkdir(parents=True, exist_ok=True)
+    tokens = _tokenizer(directory)
+    ids = tokens.convert_tokens_to_ids
+    speaker_encoder = {
+        "enc_dim": 64, "enc_channels": [32, 32, 32, 32, 96], "enc_attention_channels": 16,
+        "enc_res2net_scale": 4, "enc_se_channels": 16, "sample_rate": SAMPLE_RATE,
+    }  # fmt: skip
+    config = Qwen3TTSConfig(
+        talker_config=_talker_config(kind, tokens), speaker_encoder_config=speaker_encoder,
+        tokenizer_type="qwen3_tts_tokenizer_12hz", tts_model_size="1b7", tts_model_type=kind,
+        im_start_token_id=ids("<|im_start|>"), im_end_token_id=ids("<|im_end|>"),
+        tts_pad_token_id=ids("<|tts_pad|>"), tts_bos_token_id=ids("<|tts_bos|>"),
+        tts_eos_token_id=ids("<|tts_eos|>"),
+    )  # fmt: skip
+    model = Qwen3TTSForConditionalGeneration(config)
+    model.save_pretrained(directory)
+    Qwen3TTSProcessor(tokenizer=tokens).save_pretrained(directory)
+    # the released configs keep only the speaker encoder's own keys (its __init__ takes no
+    # others), so a round trip through save_pretrained must not add PretrainedConfig's
+    saved = json.loads((directory / "config.json").read_text())
+    saved["speaker_encoder_config"] = speaker_encoder
+    (directory / "config.json").write_text(json.dumps(saved, indent=2) + "\n")
+    generation = {
+        "do_sample": True, "top_k": 50, "top_p": 1.0, "temperature": 0.9,
+        "repetition_penalty": 1.05, "subtalker_dosample": True, "subtalker_top_k": 50,
+        "subtalker_top_p": 1.0, "subtalker_temperature": 0.9,
+        "max_new_tokens": TINY_MAX_FRAMES,
+    }  # fmt: skip
+    (directory / "generation_config.json").write_text(json.dumps(generation, indent=2) + "\n")
+    codec = directory / "speech_tokenizer"
+    tokenizer = Qwen3TTSTokenizerV2Model(_codec_config())
+    with torch.no_grad():  # codebooks start as empty EMA sums: random ones make sound
+        for name, tensor in [*tokenizer.named_parameters(), *tokenizer.named_buffers()]:
+            if name.endswith("embedding_sum"):
+                tensor.normal_()
+    tokenizer.save_pretrained(codec)
+    EncodecFeatureExtractor(feature_size=1, sampling_rate=SAMPLE_RATE).save_pretrained(codec)
+    load(directory, "cpu", flash_attention=False)  # it must load through the real path
+    (directory / "polyvox-tiny.json").write_text(
+        json.dumps({"version": TINY_VERSION, "type": kind, "seed": seed}) + "\n"
+    )
+    return directory
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Write a tiny random Qwen3-TTS checkpoint.")
+    parser.add_argument("directory", type=Path, nargs="?")
+    parser.add_argument("--type", choices=TYPES, default="custom_voice")
+    parser.add_argument(
+        "--download", metavar="REPO",
+        help=f"instead: fetch a real checkpoint ({', '.join(HUB_REPOS.values())})",
+    )  # fmt: skip
+    args = parser.parse_args(argv)
+    if args.download:
+        print(f"downloaded {download(args.download)}")
+        return 0
+    if args.directory is None:
+        parser.error("a directory is needed (or --download REPO)")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    write_tiny(args.directory, args.type)
+    print(f"wrote {args.directory}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
