@@ -61,10 +61,10 @@ def check_command(argv: list[str]) -> None:
         assert program in SCRIPTS, f"{program} is not a console script of polyvox"
 
 
-def test_there_are_five_dockerfiles() -> None:
+def test_there_are_six_dockerfiles() -> None:
     assert [p.name for p in DOCKERFILES] == [
-        "Dockerfile.chatterbox", "Dockerfile.cpu", "Dockerfile.cuda", "Dockerfile.runpod",
-        "Dockerfile.xtts",
+        "Dockerfile.chatterbox", "Dockerfile.cpu", "Dockerfile.cuda", "Dockerfile.qwen",
+        "Dockerfile.runpod", "Dockerfile.xtts",
     ]  # fmt: skip
 
 
