@@ -1,7 +1,8 @@
 """Chatterbox streaming inside a sentence: first audio against the whole sentence.
 
-    .cache/envs/chatterbox/bin/python bench/chatterbox_bench.py \\
-        --checkpoint .cache/tiny/chatterbox-en [--rounds 3] [--full-t3] [--write docs/benchmarks.md]
+    ~/.cache/polyvox/test/envs/chatterbox/bin/python bench/chatterbox_bench.py \\
+        --checkpoint ~/.cache/polyvox/test/tiny/chatterbox-en \\
+        [--rounds 3] [--full-t3] [--write docs/benchmarks.md]
 
 Runs in the ``chatterbox`` engine environment, in process, on a checkpoint (the tiny
 random one of the tests unless you point it at real weights). One 12-word sentence, one

@@ -1,7 +1,8 @@
 """Qwen3-TTS first audio: frames as generated against whole engine calls.
 
-    .cache/envs/qwen-tts/bin/python bench/qwen3_bench.py \\
-        --checkpoint .cache/tiny/qwen3-custom_voice [--rounds 3] [--write docs/benchmarks.md]
+    ~/.cache/polyvox/test/envs/qwen-tts/bin/python bench/qwen3_bench.py \\
+        --checkpoint ~/.cache/polyvox/test/tiny/qwen3-custom_voice \\
+        [--rounds 3] [--write docs/benchmarks.md]
 
 Runs in the ``qwen-tts`` engine environment, in process, through polyvox's SpeechService
 (its phrase splitting, scheduler and PCM encoding; no HTTP), on a CustomVoice checkpoint

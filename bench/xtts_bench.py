@@ -1,7 +1,7 @@
 """XTTS-v2 first audio: ``inference_stream`` against ``inference`` (no streaming).
 
-    .cache/envs/xtts/bin/python bench/xtts_bench.py \\
-        --checkpoint .cache/tiny/xtts [--rounds 5] [--write docs/benchmarks.md]
+    ~/.cache/polyvox/test/envs/xtts/bin/python bench/xtts_bench.py \\
+        --checkpoint ~/.cache/polyvox/test/tiny/xtts [--rounds 5] [--write docs/benchmarks.md]
 
 Runs in the ``xtts`` engine environment, in process, on a checkpoint (the tiny random one
 of the tests unless you point it at real weights). A text of ``bench/texts.py`` (the

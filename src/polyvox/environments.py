@@ -9,6 +9,7 @@ placed in an environment is served by a polyvox process started from there
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -112,16 +113,46 @@ def _uv() -> str | None:
         return None
 
 
-def install(name: str, env_dir: Path | None = None, log: bool = True, device: str = "cpu") -> Path:
+def lock(name: str, device: str = "cpu") -> str:
+    """What family ``name``'s environment is built from, as a digest: its requirement
+    (this checkout's path and ``pyproject.toml`` when polyvox runs from source, else the
+    polyvox version), pins, device and interpreter. An environment built from the same
+    lock is up to date."""
+    spec = family(name)
+    pins = spec.overrides + (spec.cpu_overrides if device == "cpu" else ())
+    parts = [*_requirement(spec.extra), *pins, device, sys.version, sys.executable]
+    source = _source()
+    if source is not None:
+        parts.append((Path(source) / "pyproject.toml").read_text(encoding="utf-8"))
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+def up_to_date(name: str, env_dir: Path | None = None, device: str = "cpu") -> bool:
+    """The environment exists, was built from this lock, and its ``polyvox`` is there."""
+    env = path(name, env_dir)
+    try:
+        manifest = json.loads((env / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return manifest.get("lock") == lock(name, device) and (env / "bin" / "polyvox").exists()
+
+
+def install(
+    name: str, env_dir: Path | None = None, log: bool = True, device: str = "cpu",
+    force: bool = False,
+) -> Path:  # fmt: skip
     """Build (or update) family ``name``'s environment; returns its directory. ``cpu``
     replaces a torch family's CUDA pins with CPU builds; ``cuda`` keeps the library's own
-    (PyPI's torch wheels are CUDA builds)."""
+    (PyPI's torch wheels are CUDA builds). One already built from the same lock is left as
+    it is, unless ``force``."""
     if device not in ("cpu", "cuda"):
         raise EnvironmentMissing(f"device must be cpu or cuda, not {device!r}")
     spec = family(name)
+    env = path(name, env_dir)
+    if not force and up_to_date(name, env_dir, device):
+        return env
     cpu = device == "cpu"
     pins = spec.overrides + (spec.cpu_overrides if cpu else ())
-    env = path(name, env_dir)
     env.parent.mkdir(parents=True, exist_ok=True)
     requirement = _requirement(spec.extra)
     overrides = env / "overrides.txt"
@@ -152,6 +183,7 @@ def install(name: str, env_dir: Path | None = None, log: bool = True, device: st
         "device": device,
         "installed": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "seconds": round(time.monotonic() - started, 1), "requirement": " ".join(requirement),
+        "lock": lock(name, device),
     }  # fmt: skip
     (env / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return env

@@ -28,14 +28,19 @@ def install(
     device: Annotated[
         str, typer.Option(help="cpu: torch's CPU builds; cuda: the libraries' CUDA torch")
     ] = "cpu",
+    force: Annotated[
+        bool, typer.Option("--force", help="Install again even if nothing it is built from changed")
+    ] = False,
 ) -> None:
-    """Build (or update) FAMILY's environment (uv when available, else venv + pip)."""
+    """Build (or update) FAMILY's environment (uv when available, else venv + pip). One
+    built from the same pins, project file and interpreter is left as it is."""
     try:
-        env = environments.install(family, env_dir, device=device)
+        current = not force and environments.up_to_date(family, env_dir, device)
+        env = environments.install(family, env_dir, device=device, force=force)
     except environments.EnvironmentMissing as exc:
         typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(1) from None
-    typer.echo(f"installed {family} in {env}")
+    typer.echo(f"{family} is up to date in {env}" if current else f"installed {family} in {env}")
 
 
 @app.command("list")
