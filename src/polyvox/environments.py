@@ -116,25 +116,41 @@ def _uv() -> str | None:
 def lock(name: str, device: str = "cpu") -> str:
     """What family ``name``'s environment is built from, as a digest: its requirement
     (this checkout's path and ``pyproject.toml`` when polyvox runs from source, else the
-    polyvox version), pins, device and interpreter. An environment built from the same
-    lock is up to date."""
+    polyvox version), pins, pruned files, device, interpreter, builder and package
+    locations. An environment built from the same lock is up to date."""
     spec = family(name)
     pins = spec.overrides + (spec.cpu_overrides if device == "cpu" else ())
-    parts = [*_requirement(spec.extra), *pins, device, sys.version, sys.executable]
+    where = [*_pip_locations(), os.environ.get("POLYVOX_TORCH_INDEX", TORCH_INDEX)]
+    parts = [*_requirement(spec.extra), *pins, *spec.prune, device, sys.version, sys.executable,
+             "uv" if _uv() else "pip", *where]  # fmt: skip
     source = _source()
     if source is not None:
         parts.append((Path(source) / "pyproject.toml").read_text(encoding="utf-8"))
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
-def up_to_date(name: str, env_dir: Path | None = None, device: str = "cpu") -> bool:
-    """The environment exists, was built from this lock, and its ``polyvox`` is there."""
+def up_to_date(
+    name: str, env_dir: Path | None = None, device: str = "cpu", current: str | None = None
+) -> bool:
+    """The environment exists, was built from this lock (``current``, computed when not
+    given), and its ``polyvox`` is there."""
     env = path(name, env_dir)
     try:
         manifest = json.loads((env / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    return manifest.get("lock") == lock(name, device) and (env / "bin" / "polyvox").exists()
+    built = manifest.get("lock")
+    return built == (current or lock(name, device)) and (env / "bin" / "polyvox").exists()
+
+
+def _forget_lock(env: Path) -> None:
+    manifest = env / MANIFEST
+    try:
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    data.pop("lock", None)
+    manifest.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
 
 def install(
@@ -149,8 +165,10 @@ def install(
         raise EnvironmentMissing(f"device must be cpu or cuda, not {device!r}")
     spec = family(name)
     env = path(name, env_dir)
-    if not force and up_to_date(name, env_dir, device):
+    built_from = lock(name, device)
+    if not force and up_to_date(name, env_dir, device, built_from):
         return env
+    _forget_lock(env)  # an install that fails halfway leaves an environment to rebuild
     cpu = device == "cpu"
     pins = spec.overrides + (spec.cpu_overrides if cpu else ())
     env.parent.mkdir(parents=True, exist_ok=True)
@@ -183,7 +201,7 @@ def install(
         "device": device,
         "installed": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "seconds": round(time.monotonic() - started, 1), "requirement": " ".join(requirement),
-        "lock": lock(name, device),
+        "lock": built_from,
     }  # fmt: skip
     (env / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return env

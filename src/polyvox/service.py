@@ -37,6 +37,7 @@ from polyvox.storage import ObjectStore
 from polyvox.threads import run_blocking
 from polyvox.transcription_job import Source, TranscriptionJob
 from polyvox.types import (
+    STT_SAMPLE_RATE,
     EngineInfo,
     SpeechParams,
     SpeechRequest,
@@ -44,13 +45,28 @@ from polyvox.types import (
     TranscriptionRequest,
 )
 from polyvox.voices.reference import ReferenceStore
-from polyvox.voices.transcripts import Transcripts
+from polyvox.voices.transcripts import Transcript, Transcripts
 
 log = logging.getLogger(__name__)
 TRANSCRIPT_HEADER = "x-reference-transcript"
 """The transcript polyvox made of a request's reference audio (percent-encoded UTF-8)."""
 TRANSCRIBED_BY_HEADER = "x-reference-transcribed-by"
 """The speech-to-text model that made it."""
+MAX_TRANSCRIPT_HEADER = 4096
+"""Longest percent-encoded transcript sent as a header (proxies limit header sizes)."""
+REFERENCE_SECONDS = 30.0
+"""What cloning engines read of a reference (its first 30 s), and so what is transcribed."""
+
+
+def _reference_clip(reference: Path) -> bytes:
+    """The first ``REFERENCE_SECONDS`` of a cached reference, as 16 kHz WAV."""
+    samples = decoding.read_mono(
+        reference.read_bytes(), STT_SAMPLE_RATE, REFERENCE_SECONDS, param="reference_audio"
+    )
+    pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2").tobytes()
+    return codecs.wav_header(STT_SAMPLE_RATE, len(pcm)) + pcm
+
+
 BUSY_TRIM_SECONDS = 5.0
 """While a model is busy, the heap's free pages go back at most this often. Every 30 s
 let the load test's settled memory grow 1.10x over a thousand requests (fragments the
@@ -188,26 +204,32 @@ class SpeechService:
         and named in the response headers."""
         if reference is None or not info.reference_text or params.reference_text:
             return params.reference_text, {}
-        stt = self.settings.default_stt_model
-        said = await run_blocking(partial(self.transcripts.get, reference.name))
-        if said is None:
+        known = await run_blocking(partial(self.transcripts.get, reference.name))
+        if known is None:
+            stt = self.settings.default_stt_model
             if stt not in self.settings.served:
                 raise InvalidRequest(
                     f"model {info.model!r} needs what the reference audio says: send "
                     f"reference_text (no speech-to-text model {stt!r} is served to transcribe it)",
                     param="reference_text",
                 )
-            data = await run_blocking(reference.read_bytes)
-            job = await self.transcribe(TranscriptionParams(stt, data, response_format="text"))
+            # what cloning reads of the reference, and no more: a longer transcript than
+            # its audio would have the model speak the rest
+            clip = await run_blocking(partial(_reference_clip, reference))
+            job = await self.transcribe(TranscriptionParams(stt, clip, response_format="text"))
             said = str(await job.render()).strip()
             if not said:
                 raise InvalidRequest(
                     "no speech was recognised in the reference audio: send reference_text",
                     param="reference_text",
                 )
-            await run_blocking(partial(self.transcripts.put, reference.name, said))
-        headers = {TRANSCRIPT_HEADER: quote(said), TRANSCRIBED_BY_HEADER: stt}
-        return said, headers
+            known = Transcript(said, stt)
+            await run_blocking(partial(self.transcripts.put, reference.name, known))
+        headers = {TRANSCRIBED_BY_HEADER: known.model}
+        quoted = quote(known.text)
+        if len(quoted) <= MAX_TRANSCRIPT_HEADER:
+            headers[TRANSCRIPT_HEADER] = quoted
+        return known.text, headers
 
     def _engine_events(self) -> list[tuple[str, Mapping[str, int]]]:
         """Event counts of the loaded engines that keep them (see Metrics.watch_engines)."""

@@ -18,7 +18,7 @@ from polyvox.engines.qwen3_options import (
     pick_speaker,
 )
 from polyvox.types import EngineInfo
-from polyvox.voices.transcripts import Transcripts
+from polyvox.voices.transcripts import Transcript, Transcripts
 
 
 @pytest.mark.parametrize(
@@ -82,9 +82,12 @@ def test_options_are_checked_where_they_are_configured(tmp_path: Path) -> None:
 def test_transcripts_are_kept_by_digest_across_instances(tmp_path: Path) -> None:
     kept = Transcripts(tmp_path / ".transcripts")
     assert kept.get("ab" * 32) is None
-    kept.put("ab" * 32, "Hello there.")
-    assert kept.get("ab" * 32) == "Hello there."
-    assert Transcripts(tmp_path / ".transcripts").get("ab" * 32) == "Hello there."  # restart
+    kept.put("ab" * 32, Transcript("Hello there.", "whisper"))
+    assert kept.get("ab" * 32) == Transcript("Hello there.", "whisper")
+    again = Transcripts(tmp_path / ".transcripts")  # a restart
+    assert again.get("ab" * 32) == Transcript("Hello there.", "whisper")
+    (tmp_path / ".transcripts" / f"{'cd' * 32}.json").write_text("{torn")
+    assert again.get("cd" * 32) is None  # made again, not fatal
 
 
 def test_voice_attributes_travel_with_their_values_in_the_model_card() -> None:

@@ -74,14 +74,12 @@ class Qwen3Engine:
         self._voice_keys: dict[str, str] = {}
         variant = options.variant
         defaults = _generation_defaults(options.checkpoint)
-        if options.max_new_tokens is not None:
-            defaults["max_new_tokens"] = options.max_new_tokens
         self.info = EngineInfo(
             model=spec.id, engine="qwen3", kind="tts", sample_rate=SAMPLE_RATE,
             description=f"{DESCRIPTIONS[variant]}; Apache-2.0 weights",
-            languages=tuple(LANGUAGES), voice_cloning=variant == "base",
+            languages=(*LANGUAGES, "auto"), voice_cloning=variant == "base",
             instructions=variant != "base", speed=False, voice_attributes=attributes(variant),
-            params=params(defaults), max_concurrency=1,
+            params=params(defaults, options.max_new_tokens), max_concurrency=1,
             reference_text=variant == "base" and not options.x_vector_only,
             device=torch_device(options.device),
         )  # fmt: skip
@@ -198,6 +196,12 @@ class Qwen3Engine:
                 torch.manual_seed(int(cast(int, values["seed"])))
             clone = self._clone(tts, req) if options.variant == "base" else None
             instruct = instruction(options.variant, dict(req.voice_attributes), req.instructions)
+            if instruct and tts.model.tts_model_size == "0b6":  # the library drops them there
+                raise InvalidRequest(
+                    f"model {self._model!r} is a 0.6B CustomVoice checkpoint, which takes no "
+                    "instructions (nor emotion): use the 1.7B one",
+                    param="instructions",
+                )
             call = qwen3_stream.prompt(
                 tts, req.text, language, speaker=speaker, instruct=instruct, clone=clone,
                 sampling=_sampling(values),
@@ -270,15 +274,17 @@ class Qwen3Engine:
 def _sampling(values: dict[str, ParamValue | None]) -> dict[str, Any]:
     """``generate`` keyword arguments from a request's parameters (temperature 0: greedy)."""
     temperature = float(cast(float, values["temperature"]))
+    subtalker = float(cast(float, values["subtalker_temperature"]))
     limit = values["max_length"] or values["max_new_tokens"]
     sampling: dict[str, Any] = {
-        "do_sample": temperature > 0, "top_k": int(cast(int, values["top_k"])),
-        "top_p": float(cast(float, values["top_p"])),
+        "do_sample": temperature > 0, "subtalker_dosample": subtalker > 0,
+        "top_k": int(cast(int, values["top_k"])), "top_p": float(cast(float, values["top_p"])),
         "repetition_penalty": float(cast(float, values["repetition_penalty"])),
-        "subtalker_temperature": float(cast(float, values["subtalker_temperature"])),
     }  # fmt: skip
-    if temperature > 0:
+    if temperature > 0:  # 0 means greedy; transformers refuses a temperature of 0
         sampling["temperature"] = temperature
+    if subtalker > 0:
+        sampling["subtalker_temperature"] = subtalker
     if limit is not None:
         sampling["max_new_tokens"] = int(limit)
     return sampling

@@ -87,7 +87,8 @@ class Qwen3Options(BaseModel):
     left_context: Annotated[int, Field(ge=0, le=500)] = 25
     """Frames of context each piece's decoding re-reads (the library's chunked decode uses 25)."""
     max_new_tokens: Annotated[int, Field(ge=1, le=8192)] | None = None
-    """Codec frames one engine call may generate; None: the checkpoint's generation config."""
+    """Codec frames one engine call may generate, and the most a request may ask for; None:
+    the checkpoint's generation config (requests up to 8192)."""
     conditioning_entries: Annotated[int, Field(ge=1, le=100_000)] = 64
     """Clone prompts kept in memory (all of them stay on disk)."""
     conditioning_dir: Path | None = None
@@ -125,35 +126,45 @@ def language_name(language: str) -> str | None:
     return LANGUAGES.get(code.split("-")[0])
 
 
-def params(defaults: dict[str, ParamValue] | None = None) -> dict[str, ParamSpec]:
-    """Sampling parameters of ``generate`` (defaults: the checkpoint's generation config)."""
+def params(
+    defaults: dict[str, ParamValue] | None = None, cap: int | None = None
+) -> dict[str, ParamSpec]:
+    """Sampling parameters of ``generate`` (defaults: the checkpoint's generation config;
+    ``cap``: the model's ``max_new_tokens``, the most frames a request may ask for)."""
     found = defaults or {}
+    frames = cap or 8192
 
     def number(name: str, description: str, default: float, low: float, high: float) -> ParamSpec:
         return ParamSpec("float", description, found.get(name, default), low, high)
 
     return {
-        "temperature": number("temperature", "Sampling temperature of the talker.", 0.9, 0.0, 2.0),
+        "temperature": number(
+            "temperature", "Sampling temperature of the talker (0: greedy).", 0.9, 0.0, 2.0
+        ),
         "top_k": ParamSpec("int", "Top-k sampling of the talker.", found.get("top_k", 50), 1, 4096),
         "top_p": number("top_p", "Nucleus (top-p) sampling of the talker.", 1.0, 0.01, 1.0),
         "repetition_penalty": number(
             "repetition_penalty", "Penalty on repeated codec tokens.", 1.05, 1.0, 10.0
         ),
         "subtalker_temperature": number(
-            "subtalker_temperature", "Sampling temperature of the code predictor.", 0.9, 0.0, 2.0
+            "subtalker_temperature",
+            "Sampling temperature of the code predictor (0: greedy).",
+            0.9,
+            0.0,
+            2.0,
         ),
         "max_new_tokens": ParamSpec(
             "int",
             "Codec frames (80 ms each) one call may generate.",
-            found.get("max_new_tokens"),
+            cap or found.get("max_new_tokens"),
             1,
-            8192,
+            frames,
         ),
         "max_length": ParamSpec(
-            "int", "The Qwen-TTS service's name for max_new_tokens.", None, 1, 8192
+            "int", "The Qwen-TTS service's name for max_new_tokens.", None, 1, frames
         ),
         "seed": ParamSpec("int", SEED, None, 0, 2**32 - 1),
-    }
+    }  # fmt: skip
 
 
 SEED = "Makes the synthesis reproducible (same text, voice and parameters)."

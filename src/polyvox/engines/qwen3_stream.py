@@ -24,6 +24,10 @@ import numpy.typing as npt
 
 from polyvox.engines.qwen3_model import FRAME_SAMPLES
 
+CHUNK_FRAMES = 300
+"""The most frames one decoder pass takes (the library's ``chunked_decode`` chunk): a long
+call without streaming is decoded in such pieces, memory bounded."""
+
 
 class _Cancelled(Exception):
     """Raised inside the talker's forward pass when the reader has gone away."""
@@ -116,7 +120,7 @@ def pieces(
     decoder = tts.model.speech_tokenizer.model.decoder
     done: list[Any] = list(call.prefix) if call.prefix is not None else []
     fresh: list[Any] = []
-    want = first if stream else 1 << 30
+    want = first if stream else CHUNK_FRAMES
 
     def decode() -> npt.NDArray[np.float32]:
         lead = done[max(0, len(done) - context) :] if context else []
@@ -132,6 +136,6 @@ def pieces(
         fresh.append(frame)
         if len(fresh) >= want:
             yield decode()
-            want = every
+            want = every if stream else CHUNK_FRAMES
     if fresh:
         yield decode()

@@ -57,8 +57,8 @@ async def stream(model: str, action: str, items: Iterator[T]) -> AsyncGenerator[
             yield item
     finally:
         close = getattr(items, "close", None)
-        if close is not None:
-            close()
+        if close is not None:  # off the event loop: a close may wait out the engine's step
+            await run_blocking(close)
 
 
 class _Threaded:

@@ -204,5 +204,5 @@ def _capabilities(engine: str | None, info: EngineInfo) -> EngineInfo:
         info, engine=engine, params=local.params, speed=local.speed,
         speed_range=local.speed_range, instructions=local.instructions,
         voice_cloning=local.voice_cloning, voice_attributes=local.voice_attributes,
-        languages=local.languages,
+        reference_text=local.reference_text, languages=local.languages,
     )  # fmt: skip
