@@ -210,7 +210,7 @@ def test_the_qwen_streaming_route_sends_chunked_audio(gateway: LiveServer) -> No
     whole = b"".join(reads)
     assert whole[:4] == b"RIFF"
     assert len(reads) >= 2
-    assert len(b"".join(reads[:2])) <= 0.6 * len(whole)  # the header, then a first piece
+    assert len(reads[0]) <= 0.6 * len(whole)  # the header and a first piece, not all
     assert len(whole) - 44 >= (FRAMES - 1) * FRAME_SAMPLES * 2
 
 

@@ -118,11 +118,15 @@ def pieces(
     import torch
 
     decoder = tts.model.speech_tokenizer.model.decoder
-    done: list[Any] = list(call.prefix) if call.prefix is not None else []
-    fresh: list[Any] = []
+    prefix: list[Any] = list(call.prefix) if call.prefix is not None else []
+    # streaming: the reference's last frames are the first piece's context; at once: the
+    # reference is decoded with the speech and its audio cut off, as the library does
+    done, fresh = (prefix, []) if stream else ([], prefix)
+    skip = 0 if stream else len(prefix) * FRAME_SAMPLES
     want = first if stream else CHUNK_FRAMES
 
     def decode() -> npt.NDArray[np.float32]:
+        nonlocal skip
         lead = done[max(0, len(done) - context) :] if context else []
         codes = torch.stack([*lead, *fresh]).to(decoder.device).clamp(min=0)
         with torch.inference_mode():
@@ -130,12 +134,15 @@ def pieces(
         audio = wav[len(lead) * FRAME_SAMPLES :].float().cpu().numpy()
         done.extend(fresh)
         fresh.clear()
-        return np.asarray(audio, dtype=np.float32)
+        cut = min(skip, len(audio))
+        skip -= cut
+        return np.asarray(audio[cut:], dtype=np.float32)
 
     for frame in frames(tts, call):
         fresh.append(frame)
         if len(fresh) >= want:
-            yield decode()
+            if len(audio := decode()):
+                yield audio
             want = every if stream else CHUNK_FRAMES
-    if fresh:
-        yield decode()
+    if fresh and len(audio := decode()):
+        yield audio
