@@ -9,8 +9,7 @@ model is one checkpoint (``variant``):
 - ``voice_design``: the voice is what ``instructions`` and the voice attributes describe;
 - ``base``: clones reference audio; in ICL mode (the default) it also reads what the
   reference says (``reference_text``; the gateway transcribes it when a client sends
-  none). The clone prompt is built once per (model, reference digest, transcript) and
-  kept in memory and on disk (``engines.conditioning``).
+  none); clone prompts are cached (``engines.qwen3_clone``).
 
 Audio streams as the talker generates (``engines.qwen3_stream``). One synthesis at a
 time per model: a request's seed is torch's global one.
@@ -18,7 +17,6 @@ time per model: a request's seed is torch's global one.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import threading
 from collections.abc import Iterator
@@ -27,7 +25,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
-from polyvox.engines.conditioning import ConditioningCache, default_directory, file_digest
+from polyvox.engines.qwen3_clone import ClonePrompts
 from polyvox.engines.qwen3_model import LANGUAGES, SAMPLE_RATE, SPEAKERS, missing_files
 from polyvox.engines.qwen3_options import (
     Qwen3Options,
@@ -44,8 +42,6 @@ from polyvox.types import AudioChunk, EngineInfo, ParamValue, SpeechRequest, Voi
 if TYPE_CHECKING:
     from polyvox.models import ModelSpec
 
-MIN_REFERENCE_SECONDS = 1.0
-MAX_REFERENCE_SECONDS = 30
 DESIGN_VOICE = "design"
 DESCRIPTIONS = {
     "custom_voice": "Qwen3-TTS CustomVoice: nine speakers, delivery steered by instructions",
@@ -66,12 +62,6 @@ class Qwen3Engine:
         self._model = spec.id
         self._tts: Any = None
         self._lock = threading.Lock()
-        self._cache: ConditioningCache[Any] = ConditioningCache(
-            options.conditioning_dir or default_directory(spec.id),
-            options.conditioning_entries, save=_save, load=self._read_prompt,
-        )  # fmt: skip
-        self._cloning = _cloning_key(options)
-        self._voice_keys: dict[str, str] = {}
         variant = options.variant
         defaults = _generation_defaults(options.checkpoint)
         self.info = EngineInfo(
@@ -83,6 +73,7 @@ class Qwen3Engine:
             reference_text=variant == "base" and not options.x_vector_only,
             device=torch_device(options.device),
         )  # fmt: skip
+        self._prompts = ClonePrompts(spec.id, options, self.info.device)
 
     # -- voices --------------------------------------------------------------------------
     @property
@@ -97,7 +88,7 @@ class Qwen3Engine:
     @property
     def events(self) -> dict[str, int]:
         """Clone-prompt lookups by outcome (built, memory, disk), for the metrics."""
-        return dict(self._cache.events)
+        return dict(self._prompts.events)
 
     def voices(self) -> list[VoiceInfo]:
         def voice(
@@ -148,7 +139,7 @@ class Qwen3Engine:
     def unload(self) -> None:
         with self._lock:
             self._tts = None
-            self._cache.clear_memory()
+            self._prompts.clear_memory()
 
     # -- synthesis -----------------------------------------------------------------------
     def synthesize(self, req: SpeechRequest) -> Iterator[AudioChunk]:
@@ -162,7 +153,7 @@ class Qwen3Engine:
             )
         speaker = self._speaker(req, language)
         if self._options.variant == "base":
-            self._clone_source(req)  # a 4xx now, not after the first byte
+            self._prompts.source(req)  # a 4xx now, not after the first byte
         values = {name: spec.default for name, spec in self.info.params.items()}
         return inference_steps(self._speak(req, language, speaker, {**values, **req.params}))
 
@@ -194,7 +185,7 @@ class Qwen3Engine:
             self._tts = tts
             if values["seed"] is not None:
                 torch.manual_seed(int(cast(int, values["seed"])))
-            clone = self._clone(tts, req) if options.variant == "base" else None
+            clone = self._prompts.get(tts, req) if options.variant == "base" else None
             instruct = instruction(options.variant, dict(req.voice_attributes), req.instructions)
             if instruct and tts.model.tts_model_size == "0b6":  # the library drops them there
                 raise InvalidRequest(
@@ -211,64 +202,6 @@ class Qwen3Engine:
                 options.stream,
             ):  # fmt: skip
                 yield AudioChunk(np.clip(audio, -1.0, 1.0), SAMPLE_RATE)
-
-    # -- cloning -------------------------------------------------------------------------
-    def _clone_source(self, req: SpeechRequest) -> tuple[Path, str | None, str]:
-        """The reference file, its transcript and its cache key; a 422 when one is missing."""
-        options = self._options
-        if req.reference_audio is not None:
-            path, text, name = req.reference_audio, req.reference_text, req.reference_audio.name
-        elif req.voice in options.voices:
-            configured = options.voices[req.voice]
-            path, text = configured.audio, configured.text
-            if req.voice not in self._voice_keys:  # hashed once per process, not per request
-                self._voice_keys[req.voice] = f"voice-{file_digest(path)}"
-            name = self._voice_keys[req.voice]
-        else:
-            raise InvalidRequest(
-                f"model {self._model!r} clones reference audio: send reference_audio "
-                "(or name one of its configured voices)",
-                param="reference_audio",
-            )
-        if options.x_vector_only:
-            text = None
-        elif not text:
-            raise InvalidRequest(
-                f"model {self._model!r} needs the transcript of the reference audio: "
-                "send reference_text",
-                param="reference_text",
-            )
-        transcript = hashlib.sha256((text or "").encode()).hexdigest()[:16]
-        return path, text, f"{self._cloning}-{name}-{transcript}"
-
-    def _clone(self, tts: Any, req: SpeechRequest) -> Any:
-        path, text, key = self._clone_source(req)
-        return self._cache.get(key, lambda: self._build_prompt(tts, path, text))
-
-    def _build_prompt(self, tts: Any, path: Path, text: str | None) -> Any:
-        """``create_voice_clone_prompt`` on audio polyvox decoded (any format)."""
-        from polyvox.decoding import read_mono
-
-        wav = read_mono(
-            path.read_bytes(), SAMPLE_RATE, MAX_REFERENCE_SECONDS, param="reference_audio"
-        )
-        wav = wav[: SAMPLE_RATE * MAX_REFERENCE_SECONDS]
-        if len(wav) < MIN_REFERENCE_SECONDS * SAMPLE_RATE or not np.any(np.abs(wav) > 1e-3):
-            raise InvalidRequest(
-                f"reference audio must hold at least {MIN_REFERENCE_SECONDS:g} s of sound",
-                param="reference_audio",
-            )
-        items = tts.create_voice_clone_prompt(
-            ref_audio=(wav, SAMPLE_RATE), ref_text=text, x_vector_only_mode=text is None
-        )
-        return items[0]
-
-    def _read_prompt(self, path: Path) -> Any:
-        import torch
-        from qwen_tts import VoiceClonePromptItem
-
-        saved = torch.load(path, map_location=self.info.device, weights_only=True)
-        return VoiceClonePromptItem(**saved)
 
 
 def _sampling(values: dict[str, ParamValue | None]) -> dict[str, Any]:
@@ -299,19 +232,3 @@ def _generation_defaults(checkpoint: Path | None) -> dict[str, ParamValue]:
     except (OSError, ValueError):
         return {}
     return {k: v for k, v in data.items() if isinstance(v, int | float | str | bool)}
-
-
-def _cloning_key(options: Qwen3Options) -> str:
-    """What a clone prompt depends on besides the audio and transcript: the weights."""
-    where = str(options.checkpoint.resolve()) if options.checkpoint else options.repo
-    weights = options.checkpoint / "model.safetensors" if options.checkpoint else None
-    size = weights.stat().st_size if weights is not None and weights.is_file() else 0
-    return hashlib.sha256(f"{where}|{size}|{options.x_vector_only}".encode()).hexdigest()[:12]
-
-
-def _save(item: Any, path: Path) -> None:
-    import dataclasses
-
-    import torch
-
-    torch.save(dataclasses.asdict(item), path)
