@@ -130,7 +130,7 @@ def _check_voice_request(info: EngineInfo, params: SpeechParams) -> None:
             "'reference_audio' to models that read one",
             param="reference_text",
         )
-    if params.language and info.languages and not _speaks(info, params.language):
+    if params.language and info.languages and not speaks(info, params.language):
         raise InvalidRequest(
             f"{engine} does not support language {params.language!r}; "
             f"it speaks: {', '.join(info.languages)}",
@@ -138,7 +138,7 @@ def _check_voice_request(info: EngineInfo, params: SpeechParams) -> None:
         )
 
 
-def _speaks(info: EngineInfo, language: str) -> bool:
+def speaks(info: EngineInfo, language: str) -> bool:
     """``en`` matches ``en_US``; ``en-us`` matches ``en_US``."""
     wanted = language.lower().replace("-", "_")
     known = {lang.lower().replace("-", "_") for lang in info.languages}

@@ -83,6 +83,13 @@ class VoiceNotFound(InvalidRequest):
     code = "voice_not_found"
 
 
+class VoiceExists(InvalidRequest):
+    """The caller already has a library voice of that name."""
+
+    status_code = 409
+    code = "voice_exists"
+
+
 class UnsupportedAudio(InvalidRequest):
     """Uploaded audio is empty, corrupt or in a format we cannot decode."""
 

@@ -13,9 +13,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Mapping
 from functools import partial
-from pathlib import Path
 from types import TracebackType
-from urllib.parse import quote
 
 import numpy as np
 
@@ -23,6 +21,7 @@ from polyvox import codecs, decoding, text
 from polyvox.allocator import MemoryTrimmer, limit_arenas
 from polyvox.catalogue import Catalogue
 from polyvox.checks import check_params, check_speech, check_transcription
+from polyvox.cloning import Cloning
 from polyvox.engines.base import CountsEvents, ReleasesMemory
 from polyvox.engines.pool import ModelPool
 from polyvox.engines.registry import create_engine
@@ -37,36 +36,16 @@ from polyvox.storage import ObjectStore
 from polyvox.threads import run_blocking
 from polyvox.transcription_job import Source, TranscriptionJob
 from polyvox.types import (
-    STT_SAMPLE_RATE,
+    TRUSTED,
+    Caller,
     EngineInfo,
     SpeechParams,
     SpeechRequest,
     TranscriptionParams,
     TranscriptionRequest,
 )
-from polyvox.voices.reference import ReferenceStore
-from polyvox.voices.transcripts import Transcript, Transcripts
 
 log = logging.getLogger(__name__)
-TRANSCRIPT_HEADER = "x-reference-transcript"
-"""The transcript polyvox made of a request's reference audio (percent-encoded UTF-8)."""
-TRANSCRIBED_BY_HEADER = "x-reference-transcribed-by"
-"""The speech-to-text model that made it."""
-MAX_TRANSCRIPT_HEADER = 4096
-"""Longest percent-encoded transcript sent as a header (proxies limit header sizes)."""
-REFERENCE_SECONDS = 30.0
-"""What cloning engines read of a reference (its first 30 s), and so what is transcribed."""
-
-
-def _reference_clip(reference: Path) -> bytes:
-    """The first ``REFERENCE_SECONDS`` of a cached reference, as 16 kHz WAV."""
-    samples = decoding.read_mono(
-        reference.read_bytes(), STT_SAMPLE_RATE, REFERENCE_SECONDS, param="reference_audio"
-    )
-    pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2").tobytes()
-    return codecs.wav_header(STT_SAMPLE_RATE, len(pcm)) + pcm
-
-
 BUSY_TRIM_SECONDS = 5.0
 """While a model is busy, the heap's free pages go back at most this often. Every 30 s
 let the load test's settled memory grow 1.10x over a thousand requests (fragments the
@@ -93,8 +72,9 @@ class SpeechService:
         self._schedulers: dict[str, Scheduler] = {}
         self.trimmer = MemoryTrimmer(settings.trim_memory)
         self.objects = ObjectStore(settings.storage)
-        self.references = ReferenceStore(settings.reference, self.objects)
-        self.transcripts = Transcripts(settings.reference.cache_dir / ".transcripts")
+        self.cloning = Cloning(settings, self.catalogue, self.pool, self.objects, self.transcribe)
+        self.references = self.cloning.references
+        self.library = self.cloning.library
         self.ready = asyncio.Event()
         self.preload_error: str | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -131,6 +111,10 @@ class SpeechService:
         if self.preload_error is not None:
             raise RuntimeError(f"preloading failed: {self.preload_error}")
 
+    async def forget_reference(self, digest: str) -> None:
+        """Drop a reference's cached file, transcript and every engine's conditioning."""
+        await self.cloning.forget(digest)
+
     async def close(self) -> None:
         """Stop background tasks and unload every model."""
         for task in self._tasks:
@@ -154,16 +138,19 @@ class SpeechService:
         self.metrics.models_loaded.labels(model).set(1)
 
     # -- synthesis --------------------------------------------------------------------
-    async def prepare(self, params: SpeechParams) -> SpeechJob:
-        """Validate everything about a request and load its model; raises a 4xx/503 error."""
+    async def prepare(self, params: SpeechParams, caller: Caller = TRUSTED) -> SpeechJob:
+        """Validate everything about a request and load its model; raises a 4xx/503 error.
+        ``caller`` decides which library voices the request may name."""
         chunks = self._chunks(params.input)
-        return await self._job(params, Pieces(chunks))
+        return await self._job(params, Pieces(chunks), caller)
 
-    async def prepare_stream(self, params: SpeechParams, deltas: AsyncIterator[str]) -> SpeechJob:
+    async def prepare_stream(
+        self, params: SpeechParams, deltas: AsyncIterator[str], caller: Caller = TRUSTED
+    ) -> SpeechJob:
         """A job whose text arrives as a stream (``params.input`` is ignored): each sentence
         is spoken as soon as it is complete. Same checks as ``prepare``."""
         pieces = Pieces()
-        job = await self._job(params, pieces)
+        job = await self._job(params, pieces, caller)
         pieces.follow(deltas, self.splitter())
         return job
 
@@ -172,15 +159,15 @@ class SpeechService:
         s = self.settings
         return text.Splitter(max_chars=s.chunk_max_chars, first_max_words=s.first_chunk_max_words)
 
-    async def _job(self, params: SpeechParams, pieces: Pieces) -> SpeechJob:
+    async def _job(self, params: SpeechParams, pieces: Pieces, caller: Caller) -> SpeechJob:
         await self.catalogue.describe(params.model)  # a remote model: its voices, once
-        engine = self.catalogue.tts_engine(params.model)
-        info = engine.info
+        info = self.catalogue.tts_engine(params.model).info
+        params, own = await self.cloning.library_voice(info, params, caller)
         voice = self.catalogue.resolve_voice(params.model, params.voice)
         check_speech(info, params)
         out_rate = codecs.output_rate(params.response_format, voice.sample_rate, params.sample_rate)
-        reference = await self._reference(params)
-        transcript, headers = await self._transcript(info, params, reference)
+        reference = await self.cloning.reference(params, own)
+        transcript, headers = await self.cloning.transcript(info, params, reference, own)
         await self.pool.load(info.model)
         request = SpeechRequest(
             text="", voice=voice.id, speed=params.speed,
@@ -196,41 +183,6 @@ class SpeechService:
             splits_text=info.splits_text, headers=headers,
         )  # fmt: skip
 
-    async def _transcript(
-        self, info: EngineInfo, params: SpeechParams, reference: Path | None
-    ) -> tuple[str | None, dict[str, str]]:
-        """What the reference says: the client's ``reference_text``, or (for a model that
-        reads one) the server's speech-to-text model's transcript, made once per reference
-        and named in the response headers."""
-        if reference is None or not info.reference_text or params.reference_text:
-            return params.reference_text, {}
-        known = await run_blocking(partial(self.transcripts.get, reference.name))
-        if known is None:
-            stt = self.settings.default_stt_model
-            if stt not in self.settings.served:
-                raise InvalidRequest(
-                    f"model {info.model!r} needs what the reference audio says: send "
-                    f"reference_text (no speech-to-text model {stt!r} is served to transcribe it)",
-                    param="reference_text",
-                )
-            # what cloning reads of the reference, and no more: a longer transcript than
-            # its audio would have the model speak the rest
-            clip = await run_blocking(partial(_reference_clip, reference))
-            job = await self.transcribe(TranscriptionParams(stt, clip, response_format="text"))
-            said = str(await job.render()).strip()
-            if not said:
-                raise InvalidRequest(
-                    "no speech was recognised in the reference audio: send reference_text",
-                    param="reference_text",
-                )
-            known = Transcript(said, stt)
-            await run_blocking(partial(self.transcripts.put, reference.name, known))
-        headers = {TRANSCRIBED_BY_HEADER: known.model}
-        quoted = quote(known.text)
-        if len(quoted) <= MAX_TRANSCRIPT_HEADER:
-            headers[TRANSCRIPT_HEADER] = quoted
-        return known.text, headers
-
     def _engine_events(self) -> list[tuple[str, Mapping[str, int]]]:
         """Event counts of the loaded engines that keep them (see Metrics.watch_engines)."""
         engines = ((model, self.pool.engine(model)) for model in self.pool.loaded())
@@ -243,12 +195,6 @@ class SpeechService:
         if info.device == "remote":
             return self.settings.max_input_chars
         return min(self.settings.chunk_grow_chars, info.max_call_chars or 1 << 30)
-
-    async def _reference(self, params: SpeechParams) -> Path | None:
-        """Fetch (or find in the cache) the reference audio; runs after every other check."""
-        if params.reference_audio is None:
-            return None
-        return await run_blocking(partial(self.references.resolve, params.reference_audio))
 
     def _chunks(self, raw: str) -> list[text.TextChunk]:
         limit = self.settings.max_input_chars

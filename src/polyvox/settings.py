@@ -89,6 +89,24 @@ class ReferenceSettings(BaseModel):
     """Seconds allowed for one reference download."""
 
 
+class VoiceLibrarySettings(BaseModel):
+    """The voice library (``/v1/audio/voices``): cloned voices kept by name, with consent."""
+
+    url: str = "~/.local/share/polyvox/voices"
+    """Where voices live: a directory, ``s3://bucket/prefix`` or ``gs://bucket/prefix``
+    (credentials as for ``storage``). Replicas that share it share one library."""
+    min_seconds: Annotated[float, Field(gt=0, le=60)] = 1.0
+    """Shortest reference accepted, in seconds of speech."""
+    max_seconds: Annotated[float, Field(gt=0, le=600)] = 30.0
+    """References are clipped to this many seconds (the longest span cloning engines read)."""
+    max_input_seconds: Annotated[float, Field(gt=0, le=3600)] = 300.0
+    """Seconds of each uploaded file that are read at most."""
+    max_files: Annotated[int, Field(ge=1, le=64)] = 8
+    """Reference files one voice is made of, at most."""
+    loudness_dbfs: Annotated[float, Field(ge=-40, le=-6)] = -20.0
+    """Loudness references are normalised to (RMS of the speech, dBFS; peaks stay under -1)."""
+
+
 class CompatSettings(BaseModel):
     """Models behind the routes of the services polyvox replaces."""
 
@@ -194,7 +212,10 @@ class Settings(BaseSettings):
     400, 800, ... characters of whole sentences per call."""
 
     api_keys: list[SecretStr] = []
-    """Accepted API keys (``Authorization: Bearer KEY``); empty: no auth. /health stays open."""
+    """Accepted API keys (``Authorization: Bearer KEY``); empty: no auth. /health stays open.
+    Each key owns the library voices it creates."""
+    admin_api_keys: list[SecretStr] = []
+    """Keys that are accepted too and see, use and delete every key's library voices."""
     cors_origins: list[str] = []
     """Origins allowed by CORS (e.g. ``["https://app.example"]``, or ``["*"]``); empty: no CORS."""
     max_body_bytes: Annotated[int, Field(ge=1024, le=2**34)] = 32 * 1024 * 1024
@@ -243,6 +264,8 @@ class Settings(BaseSettings):
     """Object storage for generated audio."""
     reference: ReferenceSettings = ReferenceSettings()
     """Reference audio fetch and cache (voice cloning)."""
+    voices: VoiceLibrarySettings = VoiceLibrarySettings()
+    """The voice library."""
     compat: CompatSettings = CompatSettings()
     """Routes compatible with the services polyvox replaces."""
     worker: WorkerSettings = WorkerSettings()

@@ -213,3 +213,23 @@ class TranscriptionParams:
     stream: bool = False
     task: Task = "transcribe"
     params: Mapping[str, ParamValue] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who sent a request, for what they own (library voices).
+
+    ``key`` names the API key (a digest of it, never the key); None when the server runs
+    without keys, where everything belongs to everyone. ``admin`` sees every key's voices.
+    """
+
+    key: str | None = None
+    admin: bool = True
+
+    def sees(self, owner: str | None) -> bool:
+        """Whether something ``owner`` created is visible to (and usable by) this caller."""
+        return self.admin or owner == self.key
+
+
+TRUSTED = Caller()
+"""A caller with no key to check: the server without API keys, the CLI, a RunPod job."""

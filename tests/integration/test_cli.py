@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import httpx
 
 from polyvox import codecs
 from tests.processes import settled_rss_mb, spawn_server
+from tests.samples import sine_wav
 
 POLYVOX = [sys.executable, "-m", "polyvox"]
 
@@ -60,6 +62,35 @@ def test_models_and_voices() -> None:
     voices = run("voices", "--model", "piper")
     assert b"en_US-joe-medium\tpiper\ten_US\t22050" in voices.stdout
     assert run("voices", "--model", "nope").returncode == 2
+
+
+def test_voices_add_list_and_rm_keep_the_library(tmp_path: Path) -> None:
+    env = {**os.environ, "POLYVOX_VOICES__URL": str(tmp_path / "library")}
+
+    def cli(*args: str) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run([*POLYVOX, *args], capture_output=True, timeout=120, env=env)
+
+    reference = tmp_path / "me.wav"
+    spoken = cli("speak", "This is how I sound when I read a sentence aloud.", "-o", str(reference))
+    assert spoken.returncode == 0, spoken.stderr
+    refused = cli("voices", "add", "Me", str(reference))  # no consent
+    assert refused.returncode == 2
+    added = cli("voices", "add", "Me", str(reference), "--consent", "Me myself", "--language", "en")
+    assert added.returncode == 0, added.stderr
+    voice_id = added.stdout.split(b"\t")[0].decode()
+    assert voice_id.startswith("voice_")
+    listed = cli("voices")
+    assert listed.returncode == 0, listed.stderr
+    assert b"en_US-joe-medium\tpiper" in listed.stdout
+    assert f"{voice_id}\tlibrary\ten\tMe\t".encode() in listed.stdout
+    tone = tmp_path / "tone.wav"
+    tone.write_bytes(sine_wav(3.0))
+    not_speech = cli("voices", "add", "Tone", str(tone), "--consent", "nobody")
+    assert not_speech.returncode == 2
+    assert b"no speech" in not_speech.stderr
+    assert cli("voices", "rm", "Me").returncode == 0
+    assert voice_id.encode() not in cli("voices").stdout
+    assert cli("voices", "rm", "Me").returncode == 2
 
 
 def test_serve_answers_and_stays_small_then_stops_on_sigterm() -> None:

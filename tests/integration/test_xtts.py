@@ -9,65 +9,30 @@ from __future__ import annotations
 
 import base64
 import json
-import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import numpy as np
 import pytest
 
-from polyvox.engines.xtts_model import TINY_SPEAKER, TINY_VERSION
-from polyvox.settings import ModelConfig, Settings
+from polyvox.engines.xtts_model import TINY_SPEAKER
 from polyvox.storage import ObjectStore
 from tests.conftest import LiveServer
 from tests.integration.test_chatterbox import engine_events, samples, streamed_pieces
-from tests.integration.test_environments import ENV_DIR, polyvox, serve_with_environments
 from tests.integration.test_storage_gcs import BUCKET, Gcs, check_v4_signature, gcs, storage
-from tests.samples import sine_wav
 from tests.worker.test_runpod_api import post, start_worker
 
 # the first test builds the environment and the tiny checkpoint (minutes on a fresh clone)
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(1500)]
 _ = gcs  # the emulator fixture, shared with the storage tests
-TINY_DIR = ENV_DIR.parent / "tiny" / "xtts"
 TEXT = "Hello there, how are you today?"
 
 
 @pytest.fixture(scope="module")
-def checkpoint() -> Path:
-    built = polyvox("engines", "install", "xtts")
-    assert built.returncode == 0, built.stderr[-2000:]
-    marker = TINY_DIR / "polyvox-tiny.json"
-    if marker.is_file() and json.loads(marker.read_text()).get("version") == TINY_VERSION:
-        return TINY_DIR
-    python = ENV_DIR / "xtts" / "bin" / "python"
-    written = subprocess.run(
-        [str(python), "-m", "polyvox.engines.xtts_model", str(TINY_DIR)],
-        capture_output=True, text=True, timeout=900,
-    )  # fmt: skip
-    assert written.returncode == 0, written.stderr[-3000:]
-    return TINY_DIR
-
-
-@pytest.fixture(scope="module")
-def gateway(checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    folder = tmp_path_factory.mktemp("xtts")
-    voices = []
-    for i, freq in enumerate((180.0, 240.0)):  # one voice, two reference files
-        path = folder / f"duo-{i}.wav"
-        path.write_bytes(sine_wav(2.0, 22050, freq))
-        voices.append(str(path))
-    models = {
-        "piper": ModelConfig(engine="piper"),
-        "xtts": ModelConfig(
-            engine="xtts", environment="xtts", checkpoint=str(checkpoint),
-            conditioning_dir=str(folder / "conditioning"), voices={"duo": voices},
-        ),
-    }  # fmt: skip
-    settings = Settings(models=models, preload=["piper"], request_timeout=600)
-    yield from serve_with_environments(settings)
+def gateway(xtts_gateway: LiveServer) -> LiveServer:
+    """The session's XTTS gateway (tests/integration/conftest.py)."""
+    return xtts_gateway
 
 
 @pytest.fixture(scope="module")

@@ -61,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         RequestMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes,
         api_keys=[key.get_secret_value() for key in settings.api_keys],
+        admin_keys=[key.get_secret_value() for key in settings.admin_api_keys],
     )  # fmt: skip
     # CORS is outermost so preflights and error responses carry its headers
     if settings.cors_origins:

@@ -10,6 +10,7 @@ from starlette.requests import HTTPConnection
 
 from polyvox.service import SpeechService
 from polyvox.settings import Settings
+from polyvox.types import TRUSTED, Caller
 
 
 @dataclass
@@ -31,5 +32,19 @@ def get_service(request: Request) -> SpeechService:
     return get_state(request).service
 
 
+NOBODY = Caller(key="", admin=False)
+"""A caller without a valid key (open paths only): owns and sees nothing."""
+
+
+def get_caller(request: HTTPConnection) -> Caller:
+    """Who sent the request (the API key the middleware matched)."""
+    state = request.scope.get("state", {})
+    if "caller" not in state:
+        return TRUSTED  # an app without the middleware: no keys to check
+    caller = state["caller"]
+    return caller if isinstance(caller, Caller) else NOBODY
+
+
 StateDep = Annotated[AppState, Depends(get_state)]
+CallerDep = Annotated[Caller, Depends(get_caller)]
 ServiceDep = Annotated[SpeechService, Depends(get_service)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import re
 import time
@@ -14,6 +15,7 @@ from polyvox.api.errors import error_response
 from polyvox.errors import PolyvoxError, RequestTooLarge, Unauthorized
 from polyvox.logs import request_id
 from polyvox.metrics import Metrics
+from polyvox.types import TRUSTED, Caller
 
 OPEN_PATHS = frozenset({"/health", "/health/ready"})
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -24,6 +26,11 @@ def _header(scope: Scope, name: bytes) -> str | None:
         if key == name:
             return str(value.decode("latin-1"))
     return None
+
+
+def key_owner(key: bytes) -> str:
+    """What a key's voices are owned by: a digest of it (the key itself is never stored)."""
+    return hashlib.sha256(b"polyvox-owner:" + key).hexdigest()[:32]
 
 
 def _presented_key(scope: Scope) -> bytes | None:
@@ -49,21 +56,33 @@ class RequestMiddleware:
         metrics: Metrics,
         api_keys: Sequence[str],
         max_body_bytes: int,
+        admin_keys: Sequence[str] = (),
     ) -> None:
         self.app = app
         self.metrics = metrics
-        self.keys = [k.encode() for k in api_keys]
+        self.keys = [(k.encode(), False) for k in api_keys]
+        self.keys += [(k.encode(), True) for k in admin_keys]
         self.max_body = max_body_bytes
 
-    def _authorized(self, scope: Scope) -> bool:
-        if not self.keys or scope["path"] in OPEN_PATHS:
-            return True
+    def _caller(self, scope: Scope) -> Caller | None:
+        """Who presented which key (TRUSTED without keys); None for a missing or wrong key."""
+        if not self.keys:
+            return TRUSTED
         given = _presented_key(scope)
         if given is None:
-            return False
+            return None
         # compare with every key, so the time taken says nothing about which one matched
-        matches = [hmac.compare_digest(given, key) for key in self.keys]
-        return any(matches)
+        matches = [(hmac.compare_digest(given, key), admin) for key, admin in self.keys]
+        admin = [is_admin for matched, is_admin in matches if matched]
+        if not admin:
+            return None
+        return Caller(key=key_owner(given), admin=any(admin))
+
+    def _authorized(self, scope: Scope) -> bool:
+        """Check the key, and keep the caller in the scope's state for the routes."""
+        caller = self._caller(scope)
+        scope.setdefault("state", {})["caller"] = caller
+        return caller is not None or scope["path"] in OPEN_PATHS
 
     def _check_size(self, scope: Scope) -> None:
         length = _header(scope, b"content-length")

@@ -98,7 +98,7 @@ class ModelList(BaseModel):
 
 
 class VoiceCard(BaseModel):
-    """One entry of ``GET /v1/audio/voices``."""
+    """One entry of ``GET /v1/audio/voices``: a voice of one model."""
 
     id: str
     object: Literal["voice"] = "voice"
@@ -107,7 +107,77 @@ class VoiceCard(BaseModel):
     language: str
     sample_rate: int
     gender: str | None = None
+    source: Literal["engine", "library"] = "engine"
+    """``engine``: the model's own voice; ``library``: a voice of the voice library."""
     capabilities: dict[str, Any]
+
+
+ScalarValue = bool | int | float | str
+
+
+class ConsentBody(BaseModel):
+    """Who agreed to have their voice cloned, when, and what they agreed to."""
+
+    model_config = ConfigDict(extra="forbid")
+    by: str = Field(min_length=1, max_length=256)
+    at: str | None = Field(None, max_length=64, description="ISO-8601; default: now.")
+    statement: str | None = Field(None, max_length=4000)
+
+
+class VoiceBody(BaseModel):
+    """``POST /v1/audio/voices`` as JSON (multipart takes the same fields, files as
+    ``audio_sample``); on ``POST/PATCH /v1/audio/voices/{id}`` every field is optional."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    name: str | None = Field(None, max_length=256)
+    audio_sample: str | list[str] | None = Field(
+        None, description="Reference audio: gs://, s3:// or https:// URLs, or base64."
+    )
+    language: str | None = Field(None, max_length=35)
+    transcript: str | None = Field(None, max_length=4000)
+    defaults: dict[str, dict[str, ScalarValue]] | None = Field(
+        None, description="Request parameters per engine name or model id."
+    )
+    consent: str | ConsentBody | None = Field(
+        None, description="Who consented (a name), or {by, at, statement}."
+    )
+
+
+class LibraryVoiceCard(BaseModel):
+    """A voice of the voice library, as its owner sees it."""
+
+    id: str
+    object: Literal["audio.voice"] = "audio.voice"
+    type: Literal["audio_sample"] = "audio_sample"
+    name: str
+    created_at: int
+    updated_at: int
+    language: str | None
+    transcript: str | None
+    transcribed_by: str | None
+    seconds: float
+    sample_rate: int
+    digest: str
+    """SHA-256 of the prepared reference (``reference_audio: "sha256:<digest>"`` names it)."""
+    defaults: dict[str, dict[str, ScalarValue]]
+    consent: ConsentBody
+    models: list[str]
+    """Served models that clone voices, and so can speak this one."""
+
+
+class LibraryVoiceList(BaseModel):
+    """``GET /v1/audio/voices?source=library`` with ``detail``: the library's own records."""
+
+    object: Literal["list"] = "list"
+    data: list[LibraryVoiceCard]
+
+
+class VoiceDeleted(BaseModel):
+    """``DELETE /v1/audio/voices/{id}``."""
+
+    id: str
+    object: Literal["audio.voice.deleted"] = "audio.voice.deleted"
+    deleted: bool = True
 
 
 class VoiceList(BaseModel):

@@ -13,7 +13,8 @@ import typer
 
 from polyvox import codecs
 from polyvox.cli.engines import app as engines_app
-from polyvox.cli.options import ConfigFile, EnvFile, settings_or_exit
+from polyvox.cli.options import ConfigFile, EnvFile, fail, settings_or_exit
+from polyvox.cli.voices import app as voices_app
 from polyvox.errors import PolyvoxError
 from polyvox.jobs import SpeechJob
 from polyvox.service import SpeechService
@@ -25,13 +26,7 @@ app = typer.Typer(
     no_args_is_help=True, add_completion=False,
 )  # fmt: skip
 app.add_typer(engines_app, name="engines")
-
-
-def fail(error: PolyvoxError) -> typer.Exit:
-    """Print an error the way a person wants to read it and pick the exit status."""
-    param = f" ({error.param})" if error.param else ""
-    typer.echo(f"error{param}: {error.message}", err=True)
-    return typer.Exit(2 if error.status_code < 500 else 1)
+app.add_typer(voices_app, name="voices")
 
 
 @app.command()
@@ -170,19 +165,3 @@ def list_models(env_file: EnvFile = None, config: ConfigFile = None) -> None:
     service = SpeechService(settings_or_exit(config, env_file))
     for info in service.catalogue.models():
         typer.echo(f"{info.model}\t{info.kind}\t{','.join(info.languages)}\t{info.description}")
-
-
-@app.command("voices")
-def list_voices(
-    model: Annotated[str | None, typer.Option(help="Only this model's voices.")] = None,
-    env_file: EnvFile = None,
-    config: ConfigFile = None,
-) -> None:
-    """List voices (id, model, language, sample rate)."""
-    service = SpeechService(settings_or_exit(config, env_file))
-    try:
-        voices = service.catalogue.voices(model)
-    except PolyvoxError as exc:
-        raise fail(exc) from exc
-    for v in voices:
-        typer.echo(f"{v.id}\t{v.model}\t{v.language}\t{v.sample_rate}")

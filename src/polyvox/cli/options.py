@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from polyvox.config import load_settings
+from polyvox.errors import PolyvoxError
 from polyvox.models import ConfigError
 from polyvox.settings import Settings
 
@@ -27,3 +28,10 @@ def settings_or_exit(config: Path | None, env_file: Path | None, **overrides: ob
     except ConfigError as exc:
         typer.echo(f"configuration error: {exc}", err=True)
         raise typer.Exit(2) from None
+
+
+def fail(error: PolyvoxError) -> typer.Exit:
+    """Print an error the way a person wants to read it and pick the exit status."""
+    param = f" ({error.param})" if error.param else ""
+    typer.echo(f"error{param}: {error.message}", err=True)
+    return typer.Exit(2 if error.status_code < 500 else 1)

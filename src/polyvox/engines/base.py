@@ -28,6 +28,7 @@ __all__ = [
     "Describes",
     "Engine",
     "EngineInfo",
+    "ForgetsReferences",
     "ReleasesMemory",
     "STTEngine",
     "TTSEngine",
@@ -66,6 +67,25 @@ class CountsEvents(Protocol):
     @property
     def events(self) -> Mapping[str, int]:
         """Cumulative counts by event name."""
+        ...
+
+
+@runtime_checkable
+class ForgetsReferences(Protocol):
+    """An engine that keeps something built from reference audio (conditioning, a copy of
+    the audio on another server) and drops it when the reference is deleted."""
+
+    async def forget_reference(self, digest: str) -> None:
+        """Drop what was built from the reference with this SHA-256; never raises."""
+        ...
+
+
+@runtime_checkable
+class BlockingForgets(Protocol):
+    """The blocking form of ``ForgetsReferences`` (engines behind ``engines.threaded``)."""
+
+    def forget_reference(self, digest: str) -> None:
+        """Drop what was built from the reference with this SHA-256 (in a worker thread)."""
         ...
 
 

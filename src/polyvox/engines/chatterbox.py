@@ -79,6 +79,10 @@ class ChatterboxEngine:
         """Conditioning lookups by outcome (built, memory, disk), for the metrics."""
         return dict(self._cache.events)
 
+    def forget_reference(self, digest: str) -> None:
+        """Drop the conditionals built from reference ``digest`` (memory and disk)."""
+        self._cache.forget(digest)
+
     def voices(self) -> list[VoiceInfo]:
         return [
             VoiceInfo(

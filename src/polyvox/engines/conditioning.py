@@ -37,11 +37,29 @@ def file_digest(path: Path) -> str:
         raise EngineUnavailable(f"a voice's reference file cannot be read: {exc}") from exc
 
 
-def default_directory(model: str) -> Path:
-    """``POLYVOX_CONDITIONING_DIR`` (or ``~/.cache/polyvox/conditioning``) / model."""
-    base = os.environ.get("POLYVOX_CONDITIONING_DIR")
-    root = Path(base) if base else Path.home() / ".cache" / "polyvox" / "conditioning"
+def default_directory(model: str, root: Path | None = None) -> Path:
+    """``root`` (default ``POLYVOX_CONDITIONING_DIR``, else ``~/.cache/polyvox/conditioning``)
+    / model."""
+    if root is None:
+        base = os.environ.get("POLYVOX_CONDITIONING_DIR")
+        root = Path(base) if base else home_directory()
     return root / _UNSAFE.sub("_", model)
+
+
+def home_directory() -> Path:
+    """Where conditioning lives when nothing says otherwise."""
+    return Path.home() / ".cache" / "polyvox" / "conditioning"
+
+
+def forget_on_disk(digest: str, directories: set[Path]) -> int:
+    """Delete every conditioning file built from reference ``digest``; returns how many."""
+    removed = 0
+    for directory in directories:
+        if directory.is_dir():
+            for path in directory.glob(f"*{_UNSAFE.sub('_', digest)}*.pt"):
+                path.unlink(missing_ok=True)
+                removed += 1
+    return removed
 
 
 class ConditioningCache(Generic[T]):
@@ -127,6 +145,14 @@ class ConditioningCache(Generic[T]):
         if self.directory is not None and self.directory.is_dir():
             for path in self.directory.glob(f"{_UNSAFE.sub('_', prefix)}*.pt"):
                 path.unlink(missing_ok=True)
+
+    def forget(self, digest: str) -> None:
+        """Forget every entry built from reference ``digest`` (keys hold the digest)."""
+        with self._lock:
+            for key in [k for k in self._memory if digest in k]:
+                del self._memory[key]
+        if self.directory is not None:
+            forget_on_disk(digest, {self.directory})
 
     def clear_memory(self) -> None:
         """Forget what is in memory (the model was unloaded); the disk copies stay."""

@@ -90,6 +90,10 @@ class Qwen3Engine:
         """Clone-prompt lookups by outcome (built, memory, disk), for the metrics."""
         return dict(self._prompts.events)
 
+    def forget_reference(self, digest: str) -> None:
+        """Drop the clone prompts built from reference ``digest`` (memory and disk)."""
+        self._prompts.forget(digest)
+
     def voices(self) -> list[VoiceInfo]:
         def voice(
             name: str, language: str, description: str, gender: str | None = None

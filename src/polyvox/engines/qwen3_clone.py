@@ -44,6 +44,9 @@ class ClonePrompts:
     def clear_memory(self) -> None:
         self._cache.clear_memory()
 
+    def forget(self, digest: str) -> None:
+        self._cache.forget(digest)
+
     def source(self, req: SpeechRequest) -> tuple[Path, str | None, str]:
         """The reference file, its transcript and its cache key; a 422 when one is missing."""
         options = self._options

@@ -200,6 +200,12 @@ class SupervisedEngine(PolyvoxRemote):
         """Close the HTTP client (the worker's address changes with each start)."""
         await PolyvoxRemote.unload(self)
 
+    async def forget_reference(self, digest: str) -> None:
+        """Tell a running worker; a stopped one keeps nothing in memory, and its disk
+        conditioning is swept by the server (``Cloning.forget``)."""
+        if self.process is not None and self.process.returncode is None and self._event().is_set():
+            await PolyvoxRemote.forget_reference(self, digest)
+
     async def synthesize(self, req: SpeechRequest) -> AsyncGenerator[AudioChunk, None]:
         """PolyvoxRemote's synthesis, once the worker runs; a worker that dies midway is a
         503 that says it is being restarted."""

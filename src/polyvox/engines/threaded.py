@@ -15,6 +15,7 @@ from typing import TypeVar
 
 from polyvox.engines.base import (
     BlockingEngine,
+    BlockingForgets,
     BlockingSTT,
     BlockingTTS,
     ComposesVoices,
@@ -80,6 +81,11 @@ class _Threaded:
     def events(self) -> Mapping[str, int]:
         """The engine's own event counts (none for engines that keep none)."""
         return self.blocking.events if isinstance(self.blocking, CountsEvents) else {}
+
+    async def forget_reference(self, digest: str) -> None:
+        """Pass the call on, in a worker thread, to engines that build from references."""
+        if isinstance(self.blocking, BlockingForgets):
+            await run_blocking(partial(self.blocking.forget_reference, digest))
 
     def release_memory(self) -> None:
         """Pass the call on to engines that keep scratch memory (no-op otherwise)."""

@@ -81,6 +81,10 @@ class XttsEngine:
         """Speaker-latent lookups by outcome (built, memory, disk), for the metrics."""
         return dict(self._cache.events)
 
+    def forget_reference(self, digest: str) -> None:
+        """Drop the speaker latents built from reference ``digest`` (memory and disk)."""
+        self._cache.forget(digest)
+
     def voices(self) -> list[VoiceInfo]:
         language = self._options.default_language or "en"
         found = [

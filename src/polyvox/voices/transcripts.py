@@ -63,6 +63,12 @@ class Transcripts:
         except OSError:
             log.warning("cannot keep the transcript of reference %s", digest, exc_info=True)
 
+    def forget(self, digest: str) -> None:
+        """Drop the transcript of reference ``digest`` (blocking: deletes a file)."""
+        with self._lock:
+            self._memory.pop(digest, None)
+        (self.directory / f"{digest}.json").unlink(missing_ok=True)
+
     def _remember(self, digest: str, transcript: Transcript) -> None:
         with self._lock:
             self._memory[digest] = transcript

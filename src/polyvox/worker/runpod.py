@@ -26,7 +26,7 @@ from polyvox.service import SpeechService
 from polyvox.settings import Settings
 from polyvox.storage import StoredObject
 from polyvox.threads import run_blocking
-from polyvox.types import ReferenceAudio, SpeechParams
+from polyvox.types import TRUSTED, ReferenceAudio, SpeechParams
 from polyvox.voices.reference import HASH_PREFIX
 from polyvox.worker.inputs import JobInput, JobResult, parse_input
 from polyvox.worker.voice_ids import VoiceIds
@@ -136,7 +136,8 @@ class RunPodWorker:
 
     async def _named_voice(self, spec: JobInput, params: SpeechParams) -> SpeechParams:
         """A job's ``voice_id``: named after the reference it brings (fetched here, once),
-        or, sent alone, the reference an earlier job brought under that name."""
+        or, sent alone, a voice of the voice library or the reference an earlier job
+        brought under that name."""
         name = spec.voice_name()
         if name is None or not self.service.catalogue.engine(params.model).info.voice_cloning:
             return params  # a model that does not clone: the name only labels the upload
@@ -146,6 +147,9 @@ class RunPodWorker:
             await run_blocking(partial(self.voice_ids.remember, name, path.name))
             digest, param = path.name, reference.param
         else:
+            library = partial(self.service.library.find, TRUSTED, name)
+            if await run_blocking(library) is not None:
+                return dataclasses.replace(params, voice=name)  # a library voice's name or id
             found = self.voice_ids.find(name)
             if found is None:
                 raise InvalidRequest(

@@ -11,13 +11,13 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
-from polyvox.api.deps import ServiceDep, StateDep
+from polyvox.api.deps import CallerDep, ServiceDep, StateDep
 from polyvox.api.routes import models, speech
 from polyvox.api.streaming import started, unless_disconnected
 from polyvox.checks import engine_params
 from polyvox.errors import InvalidRequest
 from polyvox.service import SpeechService
-from polyvox.types import ParamValue, SpeechParams
+from polyvox.types import Caller, ParamValue, SpeechParams
 
 router = APIRouter(tags=["compatibility"])
 _QWEN_FORMATS = {"wav": "wav", "mp3": "mp3", "ogg": "opus"}
@@ -103,17 +103,25 @@ class SynthesizeBody(BaseModel):
 
 @router.post("/tts", response_class=Response)
 async def qwen_tts(
-    body: QwenFullBody, request: Request, service: ServiceDep, state: StateDep
+    body: QwenFullBody,
+    request: Request,
+    service: ServiceDep,
+    state: StateDep,
+    caller: CallerDep,
 ) -> Response:
     """Qwen-TTS full synthesis: one wav, mp3 or ogg file."""
     compat = state.settings.compat
     params = body.params(compat.qwen_model, compat.qwen_voice, _QWEN_FORMATS[body.format])
-    return await unless_disconnected(request, _whole_file(service, params))
+    return await unless_disconnected(request, _whole_file(service, params, caller))
 
 
 @router.post("/stream-tts", response_class=StreamingResponse)
 async def qwen_stream_tts(
-    body: QwenStreamBody, request: Request, service: ServiceDep, state: StateDep
+    body: QwenStreamBody,
+    request: Request,
+    service: ServiceDep,
+    state: StateDep,
+    caller: CallerDep,
 ) -> StreamingResponse:
     """Qwen-TTS streaming synthesis: a chunked WAV stream."""
     if body.tokens is not None:
@@ -126,22 +134,26 @@ async def qwen_stream_tts(
         extra["max_length"] = body.max_length
     compat = state.settings.compat
     params = body.params(compat.qwen_model, compat.qwen_voice, "wav", **extra)
-    job = await unless_disconnected(request, service.prepare(params))
+    job = await unless_disconnected(request, service.prepare(params, caller))
     audio = await started(request, job.stream())
     return StreamingResponse(audio, media_type=job.media_type, headers=job.headers)
 
 
 @router.post("/synthesize", response_class=Response)
 async def synthesize(
-    body: SynthesizeBody, request: Request, service: ServiceDep, state: StateDep
+    body: SynthesizeBody,
+    request: Request,
+    service: ServiceDep,
+    state: StateDep,
+    caller: CallerDep,
 ) -> Response:
     """Lean proxy synthesis: the whole file (WAV unless ``format`` says otherwise)."""
     params = body.to_params(state.settings.compat.proxy_model)
-    return await unless_disconnected(request, _whole_file(service, params))
+    return await unless_disconnected(request, _whole_file(service, params, caller))
 
 
-async def _whole_file(service: SpeechService, params: SpeechParams) -> Response:
-    job = await service.prepare(params)
+async def _whole_file(service: SpeechService, params: SpeechParams, caller: Caller) -> Response:
+    job = await service.prepare(params, caller)
     return Response(await job.collect(), media_type=job.media_type, headers=job.headers)
 
 

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
-from polyvox.api.deps import ServiceDep
+from polyvox.api.deps import CallerDep, ServiceDep
 from polyvox.api.schemas import SpeechBody
 from polyvox.api.streaming import sse_event, started, unless_disconnected
 from polyvox.engines.remote.polyvox import SAMPLE_RATE_HEADER
@@ -58,10 +58,10 @@ async def _sse(job: SpeechJob, audio: AsyncIterator[bytes]) -> AsyncIterator[str
 
 @router.post("/v1/audio/speech", responses=_AUDIO_RESPONSES, response_class=StreamingResponse)
 async def create_speech(
-    body: SpeechBody, request: Request, service: ServiceDep
+    body: SpeechBody, request: Request, service: ServiceDep, caller: CallerDep
 ) -> StreamingResponse:
     """Speak ``input``; every request error is raised here, before the first byte is sent."""
-    job = await unless_disconnected(request, service.prepare(body.to_params()))
+    job = await unless_disconnected(request, service.prepare(body.to_params(), caller))
     request.state.model = job.model
     log.info(
         "speech model=%s voice=%s format=%s stream=%s chars=%d",

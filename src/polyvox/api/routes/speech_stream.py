@@ -25,7 +25,7 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 
-from polyvox.api.deps import get_state
+from polyvox.api.deps import get_caller, get_state
 from polyvox.api.errors import from_validation
 from polyvox.api.schemas import SpeechBody
 from polyvox.errors import ClientGone, InvalidRequest, MalformedRequest, PolyvoxError
@@ -108,7 +108,8 @@ async def speech_stream(ws: WebSocket) -> None:
     try:
         first = await asyncio.wait_for(_message(ws), settings.http.header_timeout)
         params = _config(first).to_params()
-        job = await service.prepare_stream(params, _deltas(ws, settings.max_input_chars))
+        deltas = _deltas(ws, settings.max_input_chars)
+        job = await service.prepare_stream(params, deltas, get_caller(ws))
         model = job.model
         await _speak(ws, job)
     except TimeoutError:

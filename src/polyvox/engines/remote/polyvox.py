@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import dataclasses
+import logging
 from collections.abc import AsyncGenerator
 from typing import Any
 
@@ -23,6 +24,7 @@ from polyvox.errors import EngineUnavailable, PolyvoxError, ReferenceNotFound
 from polyvox.models import ModelSpec
 from polyvox.types import AudioChunk, EngineInfo, SpeechRequest, VoiceInfo
 
+log = logging.getLogger(__name__)
 SAMPLE_RATE_HEADER = "x-sample-rate"
 """The response header a polyvox server names its audio's sample rate in."""
 
@@ -148,6 +150,19 @@ class PolyvoxRemote(HttpEngine):
         if req.reference_audio is not None:
             body["reference_audio"] = f"sha256:{req.reference_audio.name}"
         return body
+
+    async def forget_reference(self, digest: str) -> None:
+        """Have the other server drop the reference and what it built from it (best effort:
+        an unreachable server is logged; its caches are bounded anyway)."""
+        try:
+            response = await self.http.delete(f"/v1/audio/references/{digest}")
+        except httpx.HTTPError as exc:
+            log.warning("model %s: cannot have reference %s... forgotten: %s",
+                        self.info.model, digest[:12], exc)  # fmt: skip
+            return
+        if response.status_code not in (204, 404):
+            log.warning("model %s: forgetting reference %s... got HTTP %d",
+                        self.info.model, digest[:12], response.status_code)  # fmt: skip
 
     async def _stream(self, body: dict[str, Any]) -> AsyncGenerator[AudioChunk, None]:
         rate = int(body["sample_rate"])

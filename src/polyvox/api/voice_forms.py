@@ -1,0 +1,98 @@
+"""Voice library request bodies: multipart (files as ``audio_sample``) or JSON (URLs/base64)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any
+
+from fastapi import Request
+from pydantic import ValidationError
+from starlette.datastructures import UploadFile
+
+from polyvox.api.schemas import ConsentBody, VoiceBody
+from polyvox.errors import InvalidRequest, MalformedRequest
+from polyvox.service import SpeechService
+from polyvox.threads import run_blocking
+from polyvox.voices.records import Consent, VoiceDraft
+from polyvox.voices.reference import decode_base64
+
+_TEXT_FIELDS = ("name", "language", "transcript", "defaults", "consent")
+MAX_FORM_FIELDS = 32
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _consent(value: str | ConsentBody | None) -> Consent | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return Consent(by=value.strip(), at=_now())
+    return Consent(by=value.by.strip(), at=value.at or _now(), statement=value.statement)
+
+
+def _body(data: dict[str, Any]) -> VoiceBody:
+    try:
+        return VoiceBody.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(p) for p in error["loc"]) or "body"
+        raise InvalidRequest(f"{where}: {error['msg']}", param=where) from None
+
+
+async def _form(request: Request, files: int) -> tuple[dict[str, Any], list[bytes] | None]:
+    """Text fields and uploaded files of a multipart (or urlencoded) body."""
+    form = await request.form(max_files=files, max_fields=MAX_FORM_FIELDS)
+    fields: dict[str, Any] = {}
+    for key in _TEXT_FIELDS:
+        value = form.get(key)
+        if isinstance(value, str):
+            fields[key] = value
+    if "defaults" in fields:
+        try:
+            fields["defaults"] = json.loads(fields["defaults"])
+        except ValueError:
+            raise InvalidRequest("defaults must be a JSON object", param="defaults") from None
+    if form.get("consent_at") or form.get("consent_statement"):
+        by = fields.get("consent", "")
+        at, statement = form.get("consent_at"), form.get("consent_statement")
+        fields["consent"] = {"by": by, "at": at, "statement": statement}
+    uploads = [f for f in form.getlist("audio_sample") if isinstance(f, UploadFile)]
+    if not uploads and any(isinstance(v, str) for v in form.getlist("audio_sample")):
+        fields["audio_sample"] = [v for v in form.getlist("audio_sample") if isinstance(v, str)]
+    audio = [await f.read() for f in uploads] or None
+    await form.close()
+    return fields, audio
+
+
+async def read_draft(request: Request, service: SpeechService) -> VoiceDraft:
+    """The voice a request describes; URLs are fetched (SSRF-guarded) and base64 decoded."""
+    kind = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    audio: list[bytes] | None = None
+    if kind in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        fields, audio = await _form(request, service.settings.voices.max_files)
+    else:
+        try:
+            fields = await request.json()
+        except ValueError:
+            raise MalformedRequest("the body is neither JSON nor a multipart form") from None
+        if not isinstance(fields, dict):
+            raise MalformedRequest("the body must be a JSON object")
+    body = _body(fields)
+    if audio is None and body.audio_sample is not None:
+        sources = [body.audio_sample] if isinstance(body.audio_sample, str) else body.audio_sample
+        audio = [await _fetch(service, s, f"audio_sample[{i}]") for i, s in enumerate(sources)]
+    defaults = None if body.defaults is None else {k: dict(v) for k, v in body.defaults.items()}
+    return VoiceDraft(
+        name=body.name, audio=audio, language=body.language, transcript=body.transcript,
+        defaults=defaults, consent=_consent(body.consent),
+    )  # fmt: skip
+
+
+async def _fetch(service: SpeechService, source: str, param: str) -> bytes:
+    if "://" in source:
+        return await run_blocking(partial(service.references.fetch, source, param=param))
+    return decode_base64(source, param)
