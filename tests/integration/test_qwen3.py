@@ -25,7 +25,13 @@ import numpy as np
 import pytest
 
 from polyvox.engines.qwen3_model import FRAME_SAMPLES, TINY_VERSION, TYPES
-from polyvox.settings import CompatSettings, ModelConfig, ReferenceSettings, Settings
+from polyvox.settings import (
+    CompatSettings,
+    ModelConfig,
+    ReferenceSettings,
+    Settings,
+    VoiceLibrarySettings,
+)
 from tests.api.test_compat_routes import QWEN_FULL_SEED as FULL
 from tests.api.test_compat_routes import QWEN_STREAM_SEED as STREAM
 from tests.api.test_speech_errors import check_error
@@ -136,6 +142,7 @@ def gateway(
         models=models, preload=["piper"], request_timeout=600,
         compat=CompatSettings(qwen_model="qwen3"),
         reference=ReferenceSettings(cache_dir=folder / "references"),
+        voices=VoiceLibrarySettings(url=str(folder / "library")),
     )  # fmt: skip
     yield from serve_with_environments(settings)
 
@@ -285,6 +292,37 @@ def test_a_clone_without_transcript_is_transcribed_once(gateway: LiveServer) -> 
     )
     assert told.status_code == 200, told.text
     assert "x-reference-transcribed-by" not in told.headers
+
+
+def test_a_library_voice_gets_its_transcript_once_and_keeps_it(gateway: LiveServer) -> None:
+    said = "My voice is stored in the library for everyone to clone by name."
+    reference = httpx.post(
+        f"{gateway.url}/v1/audio/speech",
+        json={"model": "piper", "input": said, "response_format": "wav"}, timeout=600,
+    ).content  # fmt: skip
+    created = httpx.post(
+        f"{gateway.url}/v1/audio/voices", data={"name": "Librarian", "consent": "Lib"},
+        files=[("audio_sample", ("lib.wav", reference, "audio/wav"))], timeout=600,
+    )  # fmt: skip
+    assert created.status_code == 201, created.text
+    assert created.json()["transcript"] is None
+    assert "qwen3-base" in created.json()["models"]
+    assert "qwen3" not in created.json()["models"]  # CustomVoice does not clone
+    body = {"model": "qwen3-base", "input": "Hello there.", "voice": "Librarian",
+            "response_format": "wav"}  # fmt: skip
+    first = httpx.post(f"{gateway.url}/v1/audio/speech", json=body, timeout=600)
+    assert first.status_code == 200, first.text
+    assert first.headers["x-reference-transcribed-by"] == "whisper"
+    voice = httpx.get(f"{gateway.url}/v1/audio/voices/Librarian", timeout=60).json()
+    assert "library" in voice["transcript"].lower()
+    assert voice["transcribed_by"] == "whisper"
+    again = httpx.post(f"{gateway.url}/v1/audio/speech", json=body, timeout=600)
+    assert again.status_code == 200, again.text
+    assert "x-reference-transcribed-by" not in again.headers  # the voice's own transcript
+    on_custom = httpx.post(
+        f"{gateway.url}/v1/audio/speech", json={**body, "model": "qwen3"}, timeout=600
+    )
+    assert "does not clone" in on_custom.json()["error"]["message"]
 
 
 def test_streaming_decodes_what_the_library_would(library: Library) -> None:

@@ -50,6 +50,11 @@ class ChatterboxEngine:
     blocking = True
     kind = "tts"
 
+    @staticmethod
+    def clones(options: Any) -> bool:
+        """Whether a model with these options clones voices (known before it loads)."""
+        return True
+
     def __init__(self, spec: ModelSpec) -> None:
         self._options = cast(ChatterboxOptions, spec.options)
         self._model = spec.id

@@ -57,6 +57,11 @@ class Qwen3Engine:
     blocking = True
     kind = "tts"
 
+    @staticmethod
+    def clones(options: Any) -> bool:
+        """Whether a model with these options clones voices (known before it loads)."""
+        return cast(Qwen3Options, options).variant == "base"
+
     def __init__(self, spec: ModelSpec) -> None:
         options = self._options = cast(Qwen3Options, spec.options)
         self._model = spec.id

@@ -64,7 +64,8 @@ def create_engine(spec: ModelSpec) -> Engine:
     if spec.environment is not None:
         from polyvox.engines.supervised import SupervisedEngine
 
-        return SupervisedEngine(spec, cls.kind)
+        clones = getattr(cls, "clones", None)  # known before the worker runs: the library
+        return SupervisedEngine(spec, cls.kind, bool(clones and clones(spec.options)))
     built = cls(spec)
     if not getattr(cls, "blocking", False):
         engine: Engine = built

@@ -53,7 +53,7 @@ class SupervisedEngine(PolyvoxRemote):
     loads_to_describe = True
     """Its capabilities are known once its process runs: describing it loads it."""
 
-    def __init__(self, spec: ModelSpec, kind: str) -> None:
+    def __init__(self, spec: ModelSpec, kind: str, clones: bool = False) -> None:
         if kind != "tts":
             raise EngineUnavailable(
                 f"model {spec.id!r}: only text-to-speech models run in an environment so far"
@@ -66,7 +66,7 @@ class SupervisedEngine(PolyvoxRemote):
         options = PolyvoxOptions(url="http://127.0.0.1:1", api_key=self.token, discovery_attempts=1)
         super().__init__(ModelSpec(spec.id, "polyvox", options, spec.slots))
         self.info = dataclasses.replace(
-            self.info, engine=spec.engine,
+            self.info, engine=spec.engine, voice_cloning=clones,
             description=f"{spec.id} in the {spec.environment!r} engine environment",
         )  # fmt: skip
         self.process: asyncio.subprocess.Process | None = None

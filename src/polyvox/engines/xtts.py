@@ -47,6 +47,11 @@ class XttsEngine:
     blocking = True
     kind = "tts"
 
+    @staticmethod
+    def clones(options: Any) -> bool:
+        """Whether a model with these options clones voices (known before it loads)."""
+        return True
+
     def __init__(self, spec: ModelSpec) -> None:
         self._options = cast(XttsOptions, spec.options)
         self._model = spec.id

@@ -104,7 +104,8 @@ class VoiceLibrary:
             if not (name.endswith(".json") and VOICE_ID.fullmatch(name[:-5])):
                 continue
             signature = tuple(
-                str(entry.get(k)) for k in ("size", "mtime", "LastModified", "ETag", "updated")
+                str(entry.get(k))
+                for k in ("size", "mtime", "LastModified", "ETag", "updated", "generation")
             )
             with self._lock:
                 cached = self._records.get(name)
