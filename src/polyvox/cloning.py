@@ -25,7 +25,7 @@ from polyvox.checks import speaks
 from polyvox.engines.base import ForgetsReferences
 from polyvox.engines.conditioning import default_directory, forget_on_disk, home_directory
 from polyvox.engines.pool import ModelPool
-from polyvox.errors import InvalidRequest, PolyvoxError, VoiceNotFound
+from polyvox.errors import InvalidRequest, PolyvoxError, ReferenceNotFound, VoiceNotFound
 from polyvox.settings import Settings
 from polyvox.storage import ObjectStore
 from polyvox.threads import run_blocking
@@ -74,9 +74,9 @@ class Cloning:
         self.settings = settings
         self.catalogue = catalogue
         self.pool = pool
-        self.references = ReferenceStore(settings.reference, objects)
-        self.transcripts = Transcripts(settings.reference.cache_dir / ".transcripts")
         self.library = VoiceLibrary(settings.voices, objects)
+        self.references = ReferenceStore(settings.reference, objects, (self.library.root,))
+        self.transcripts = Transcripts(settings.reference.cache_dir / ".transcripts")
         self._transcribe = transcribe
 
     # -- library voices ----------------------------------------------------------------
@@ -118,13 +118,30 @@ class Cloning:
         ), found  # fmt: skip
 
     # -- reference audio -----------------------------------------------------------------
-    async def reference(self, params: SpeechParams, voice: LibraryVoice | None) -> Path | None:
+    async def reference(
+        self, params: SpeechParams, voice: LibraryVoice | None, caller: Caller
+    ) -> Path | None:
         """The request's reference audio in the cache (fetched or copied from the library)."""
         if voice is not None:
             return await run_blocking(partial(self._library_reference, voice))
-        if params.reference_audio is None:
+        ref = params.reference_audio
+        if ref is None:
             return None
-        return await run_blocking(partial(self.references.resolve, params.reference_audio))
+        if isinstance(ref.source, str) and ref.source.startswith(HASH_PREFIX):
+            # a library voice's audio, named by its digest, is its owner's alone
+            digest = ref.source.removeprefix(HASH_PREFIX)
+            if not caller.admin and await run_blocking(partial(self._others, caller, digest)):
+                raise ReferenceNotFound(
+                    f"{ref.param}: no reference audio with hash {digest[:12]}... is cached "
+                    "here; send the audio itself",
+                    param=ref.param,
+                )
+        return await run_blocking(partial(self.references.resolve, ref))
+
+    def _others(self, caller: Caller, digest: str) -> bool:
+        """Whether ``digest`` is the audio of library voices ``caller`` may not use only."""
+        users = [v for v in self.library.all_voices() if v.digest == digest]
+        return bool(users) and not any(caller.sees(v.owner) for v in users)
 
     def _library_reference(self, voice: LibraryVoice) -> Path:
         found = self.references.find(voice.digest)
@@ -145,9 +162,9 @@ class Cloning:
         if known is None:
             known = await self._transcribed(info, reference)
             await run_blocking(partial(self.transcripts.put, reference.name, known))
-            if voice is not None:
-                note = partial(self.library.note_transcript, voice, known.text, known.model)
-                await run_blocking(note)
+        if voice is not None and not voice.transcript:  # the voice keeps it from now on
+            note = partial(self.library.note_transcript, voice, known.text, known.model)
+            await run_blocking(note)
         headers = {TRANSCRIBED_BY_HEADER: known.model}
         quoted = quote(known.text)
         if len(quoted) <= MAX_TRANSCRIPT_HEADER:

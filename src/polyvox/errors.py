@@ -90,6 +90,13 @@ class VoiceExists(InvalidRequest):
     code = "voice_exists"
 
 
+class VoiceAmbiguous(InvalidRequest):
+    """A library voice name that several owners use, asked for by a caller who sees them all."""
+
+    status_code = 409
+    code = "voice_ambiguous"
+
+
 class UnsupportedAudio(InvalidRequest):
     """Uploaded audio is empty, corrupt or in a format we cannot decode."""
 
@@ -102,6 +109,13 @@ class Unauthorized(InvalidRequest):
 
     status_code = 401
     code = "invalid_api_key"
+
+
+class Forbidden(InvalidRequest):
+    """A valid API key that may not do this (an operation for admin keys)."""
+
+    status_code = 403
+    code = "forbidden"
 
 
 class ClientGone(PolyvoxError):

@@ -166,7 +166,7 @@ class SpeechService:
         voice = self.catalogue.resolve_voice(params.model, params.voice)
         check_speech(info, params)
         out_rate = codecs.output_rate(params.response_format, voice.sample_rate, params.sample_rate)
-        reference = await self.cloning.reference(params, own)
+        reference = await self.cloning.reference(params, own, caller)
         transcript, headers = await self.cloning.transcript(info, params, reference, own)
         await self.pool.load(info.model)
         request = SpeechRequest(

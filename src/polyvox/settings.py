@@ -87,6 +87,10 @@ class ReferenceSettings(BaseModel):
     """Allow fetching from loopback, private and link-local addresses (off: SSRF guard)."""
     timeout: Annotated[float, Field(gt=0, le=600)] = 30.0
     """Seconds allowed for one reference download."""
+    object_prefixes: list[str] = []
+    """``gs://`` / ``s3://`` locations references may be read from (``["s3://bucket/refs/"]``);
+    empty: any object the server's credentials can read. The voice library's own storage
+    is never read as a reference."""
 
 
 class VoiceLibrarySettings(BaseModel):

@@ -170,6 +170,23 @@ def test_a_key_sees_uses_and_deletes_only_its_own_voices(server: LiveServer, spe
     assert "does not clone" in error(own, 422)["message"]
 
 
+def test_bodies_that_cannot_be_read_are_4xx_before_any_download(server: LiveServer) -> None:
+    url = f"{server.url}/v1/audio/voices"
+    nested = httpx.post(url, content=b"[" * 100_000, headers={
+        **auth(ALICE), "Content-Type": "application/json"})  # fmt: skip
+    assert error(nested, 400)["code"] == "malformed_request"
+    many = {"name": "x", "consent": "me", "audio_sample": ["https://example.invalid/a.wav"] * 9}
+    assert "at most 8" in error(httpx.post(url, json=many, headers=auth(ALICE)), 422)["message"]
+
+
+def test_only_admin_keys_drop_cached_references(server: LiveServer) -> None:
+    url = f"{server.url}/v1/audio/references/{'0' * 64}"
+    assert error(httpx.delete(url, headers=auth(ALICE)), 403)["code"] == "forbidden"
+    assert httpx.delete(url, headers=auth(ADMIN)).status_code == 204
+    bad = httpx.delete(f"{server.url}/v1/audio/references/xyz", headers=auth(ADMIN))
+    assert error(bad, 422)["param"] == "digest"
+
+
 def test_rename_then_delete(server: LiveServer, speech: bytes, library: Path) -> None:
     voice = create(server, ALICE, "Temporary", padded(speech, 0.2)).json()
     url = f"{server.url}/v1/audio/voices/{voice['id']}"

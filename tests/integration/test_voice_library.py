@@ -167,3 +167,15 @@ def test_another_key_can_neither_see_use_nor_delete_the_voice(
         url = f"{front.url}/v1/audio/voices/{voice['id']}"
         assert httpx.delete(url, headers=auth(BOB)).status_code == 404
         assert httpx.get(url, headers=auth(ALICE)).status_code == 200
+        # nor reach its audio by digest (cached here: the first test spoke the same audio),
+        # or read it from the bucket through the server
+        cache = front.state.service.references.settings.cache_dir
+        assert (cache / voice["digest"]).is_file()
+        by_digest = {"model": "xtts", "input": TEXT, "reference_audio": f"sha256:{voice['digest']}"}
+        response = httpx.post(f"{front.url}/v1/audio/speech", json=by_digest, headers=auth(BOB))
+        assert response.json()["error"]["code"] == "reference_not_found"
+        stored = f"{LIBRARY}/audio/{voice['digest']}.wav"
+        for key in (ALICE, BOB):
+            copied = httpx.post(f"{front.url}/v1/audio/voices", headers=auth(key), json={
+                "name": "Copy", "consent": "me", "audio_sample": stored})  # fmt: skip
+            assert "not read from that location" in copied.json()["error"]["message"]

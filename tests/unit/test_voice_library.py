@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from polyvox.errors import InvalidRequest, VoiceExists, VoiceNotFound
+from polyvox.errors import InvalidRequest, VoiceAmbiguous, VoiceExists, VoiceNotFound
 from polyvox.settings import StorageSettings, VoiceLibrarySettings
 from polyvox.storage import ObjectStore
 from polyvox.types import TRUSTED, Caller
@@ -55,6 +55,11 @@ def test_names_are_unique_per_owner_and_an_owners_own_wins(tmp_path: Path) -> No
     admin = Caller(key="bob", admin=True)
     assert lib.get(admin, "Echo").id == theirs.id  # an admin's own voice first
     assert lib.get(ALICE, "Echo").id == mine.id
+    with pytest.raises(VoiceAmbiguous):  # another admin sees two: the id says which
+        lib.get(Caller(key="carol", admin=True), "echo")
+    lib.create(ALICE, draft("Other"))
+    with pytest.raises(VoiceExists):  # an admin renaming Alice's voice: Alice's names count
+        lib.update(admin, mine.id, VoiceDraft(name="other"))
     with pytest.raises(VoiceNotFound):
         lib.get(BOB, mine.id)
     with pytest.raises(InvalidRequest) as looks_like_an_id:

@@ -38,11 +38,11 @@ NOBODY = Caller(key="", admin=False)
 
 def get_caller(request: HTTPConnection) -> Caller:
     """Who sent the request (the API key the middleware matched)."""
-    state = request.scope.get("state", {})
-    if "caller" not in state:
-        return TRUSTED  # an app without the middleware: no keys to check
-    caller = state["caller"]
-    return caller if isinstance(caller, Caller) else NOBODY
+    caller = request.scope.get("state", {}).get("caller")
+    if isinstance(caller, Caller):
+        return caller
+    keys = get_state(request).settings.api_keys  # no caller: only trusted without keys
+    return NOBODY if keys or get_state(request).settings.admin_api_keys else TRUSTED
 
 
 StateDep = Annotated[AppState, Depends(get_state)]

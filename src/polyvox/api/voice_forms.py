@@ -77,13 +77,18 @@ async def read_draft(request: Request, service: SpeechService) -> VoiceDraft:
     else:
         try:
             fields = await request.json()
-        except ValueError:
+        except (ValueError, RecursionError):
             raise MalformedRequest("the body is neither JSON nor a multipart form") from None
         if not isinstance(fields, dict):
             raise MalformedRequest("the body must be a JSON object")
     body = _body(fields)
     if audio is None and body.audio_sample is not None:
         sources = [body.audio_sample] if isinstance(body.audio_sample, str) else body.audio_sample
+        most = service.settings.voices.max_files
+        if len(sources) > most:  # before anything is downloaded
+            raise InvalidRequest(
+                f"a voice takes at most {most} reference files", param="audio_sample"
+            )
         audio = [await _fetch(service, s, f"audio_sample[{i}]") for i, s in enumerate(sources)]
     defaults = None if body.defaults is None else {k: dict(v) for k, v in body.defaults.items()}
     return VoiceDraft(

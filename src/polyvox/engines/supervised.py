@@ -89,7 +89,7 @@ class SupervisedEngine(PolyvoxRemote):
         env.update({
             "POLYVOX_MODELS": json.dumps({model: self._worker_config}),
             "POLYVOX_ENGINES": json.dumps([model]), "POLYVOX_PRELOAD": json.dumps([model]),
-            "POLYVOX_DEFAULT_TTS_MODEL": model, "POLYVOX_API_KEYS": json.dumps([self.token]),
+            "POLYVOX_DEFAULT_TTS_MODEL": model, "POLYVOX_ADMIN_API_KEYS": json.dumps([self.token]),
             "POLYVOX_MODEL_TTL": "-1", "POLYVOX_TTS_SLOTS": str(self._slots),
             "POLYVOX_LOG_LEVEL": "info",  # folded in at INFO: this server's level decides
             SUPERVISOR_PID: str(os.getpid()),

@@ -20,14 +20,21 @@ import logging
 import os
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, TypeVar
 
-from polyvox.errors import PolyvoxError, StorageFailure, VoiceExists, VoiceNotFound
+from polyvox.errors import (
+    PolyvoxError,
+    StorageFailure,
+    VoiceAmbiguous,
+    VoiceExists,
+    VoiceNotFound,
+)
 from polyvox.settings import VoiceLibrarySettings
 from polyvox.storage import ObjectStore
-from polyvox.storage.objects import redact
+from polyvox.storage.objects import is_local, redact
 from polyvox.types import Caller
 from polyvox.voices.preparation import PreparedAudio, prepare
 from polyvox.voices.records import (
@@ -49,13 +56,14 @@ class VoiceLibrary:
     def __init__(self, settings: VoiceLibrarySettings, objects: ObjectStore) -> None:
         self.settings = settings
         self._objects = objects
-        self._root = os.path.expanduser(settings.url).rstrip("/")
+        self.root = os.path.expanduser(settings.url).rstrip("/")
+        """Where the library lives (its directory or object-store URL)."""
         self._records: dict[str, tuple[Any, LibraryVoice]] = {}
         self._lock = threading.Lock()
 
     # -- storage -----------------------------------------------------------------------
     def _io(self, what: str, action: Callable[[Any], T]) -> T:
-        fs, root = self._objects.filesystem(self._root)
+        fs, root = self._objects.filesystem(self.root)
         try:
             return action((fs, root))
         except (PolyvoxError, FileNotFoundError):
@@ -63,7 +71,7 @@ class VoiceLibrary:
         except Exception as exc:
             log.warning("voice library: %s failed: %s", what, exc)
             raise StorageFailure(
-                f"the voice library at {redact(self._root)}: {what} failed ({type(exc).__name__})"
+                f"the voice library at {redact(self.root)}: {what} failed ({type(exc).__name__})"
             ) from exc
 
     def _read_record(self, voice_id: str) -> LibraryVoice | None:
@@ -82,7 +90,14 @@ class VoiceLibrary:
 
         def write(where: Any) -> None:
             fs, root = where
-            fs.pipe_file(f"{root}/voices/{voice.id}.json", body)
+            path = f"{root}/voices/{voice.id}.json"
+            if not is_local(self.root):
+                fs.pipe_file(path, body)  # an object store replaces an object at once
+                return
+            # a reader must never see half a record: write beside it, then rename over it
+            part = f"{root}/voices/.part-{uuid.uuid4().hex}"
+            fs.pipe_file(part, body)
+            os.replace(part, path)
 
         self._io("saving a voice", write)
 
@@ -157,18 +172,31 @@ class VoiceLibrary:
         return True
 
     # -- operations --------------------------------------------------------------------
+    def all_voices(self) -> list[LibraryVoice]:
+        """Every voice, whoever owns it (for checks, never for answers)."""
+        return self._all()
+
     def voices(self, caller: Caller) -> list[LibraryVoice]:
         """The voices ``caller`` may see, oldest first."""
         visible = [v for v in self._all() if caller.sees(v.owner)]
         return sorted(visible, key=lambda v: (v.created_at, v.id))
 
     def find(self, caller: Caller, ref: str) -> LibraryVoice | None:
-        """A voice by id or name, if ``caller`` may use it (their own name wins for admins)."""
+        """A voice by id or name, if ``caller`` may use it; a name that several owners use
+        is the caller's own, or a 409 for an admin who sees them all."""
         if VOICE_ID.fullmatch(ref):
             voice = self._read_record(ref)
             return voice if voice is not None and caller.sees(voice.owner) else None
         named = [v for v in self.voices(caller) if v.name.casefold() == ref.casefold()]
-        named.sort(key=lambda v: v.owner != caller.key)
+        own = [v for v in named if v.owner == caller.key]
+        if own:
+            return own[0]
+        if len(named) > 1:
+            raise VoiceAmbiguous(
+                f"{len(named)} library voices are named {ref!r} (of different API keys): "
+                "name one by its id",
+                param="voice",
+            )
         return named[0] if named else None
 
     def get(self, caller: Caller, ref: str) -> LibraryVoice:
@@ -183,7 +211,7 @@ class VoiceLibrary:
         check_draft(draft, creating=True)
         consent = required_consent(draft)
         name = (draft.name or "").strip()
-        self._unique(caller, name)
+        self._unique(caller.key, name)
         prepared = prepare(draft.audio or [], self.settings)
         self._store_audio(prepared)
         now = int(time.time())
@@ -197,8 +225,8 @@ class VoiceLibrary:
         log.info("voice library: created %s (%s, %.1f s)", voice.id, name, prepared.seconds)
         return voice
 
-    def _unique(self, caller: Caller, name: str, keep: str | None = None) -> None:
-        mine = (v for v in self._all() if v.owner == caller.key and v.id != keep)
+    def _unique(self, owner: str | None, name: str, keep: str | None = None) -> None:
+        mine = (v for v in self._all() if v.owner == owner and v.id != keep)
         if any(v.name.casefold() == name.casefold() for v in mine):
             raise VoiceExists(f"a voice named {name!r} exists already", param="name")
 
@@ -210,7 +238,7 @@ class VoiceLibrary:
         old = self.get(caller, ref)
         changes: dict[str, Any] = {"updated_at": int(time.time())}
         if draft.name is not None:
-            self._unique(caller, draft.name.strip(), keep=old.id)
+            self._unique(old.owner, draft.name.strip(), keep=old.id)
             changes["name"] = draft.name.strip()
         if draft.audio is not None:
             prepared = prepare(draft.audio, self.settings)
@@ -238,7 +266,10 @@ class VoiceLibrary:
             fs, root = where
             fs.rm_file(f"{root}/voices/{voice.id}.json")
 
-        self._io("deleting a voice", remove)
+        try:
+            self._io("deleting a voice", remove)
+        except FileNotFoundError:  # deleted meanwhile, by another request or replica
+            raise VoiceNotFound(f"no library voice {ref!r}", param="voice") from None
         with self._lock:
             self._records.pop(f"{voice.id}.json", None)
         log.info("voice library: deleted %s (%s)", voice.id, voice.name)

@@ -47,9 +47,13 @@ def parse_reference(value: str, param: str = "reference_audio") -> ReferenceAudi
 class ReferenceStore:
     """Resolves a ReferenceAudio to a cached file named by the SHA-256 of its bytes."""
 
-    def __init__(self, settings: ReferenceSettings, objects: ObjectStore) -> None:
+    def __init__(
+        self, settings: ReferenceSettings, objects: ObjectStore, refused: tuple[str, ...] = ()
+    ) -> None:
         self.settings = settings
         self._objects = objects
+        self._refused = tuple(p.rstrip("/") + "/" for p in refused)
+        """Object-store locations never read as references (the voice library's)."""
         self._urls: OrderedDict[str, str] = OrderedDict()  # source URL -> content hash
         self._lock = threading.Lock()
         self._http = HttpFetcher(settings)
@@ -155,6 +159,17 @@ class ReferenceStore:
             raise InvalidRequest(f"{param}: reference audio is empty", param=param)
 
     # -- fetching ----------------------------------------------------------------------
+    def _check_object(self, url: str, param: str) -> None:
+        """An object-store reference must be under an allowed prefix, and not the library's
+        (the server's credentials read it: a client must not reach other tenants' audio)."""
+        allowed = self.settings.object_prefixes
+        if any(url.startswith(p) for p in self._refused) or (
+            allowed and not any(url.startswith(p) for p in allowed)
+        ):
+            raise InvalidRequest(
+                f"{param}: references are not read from that location", param=param
+            )
+
     def fetch(self, url: str, *, param: str) -> bytes:
         """Download a reference from an allowed scheme, within the size limit."""
         scheme = urlsplit(url).scheme.lower()
@@ -168,6 +183,7 @@ class ReferenceStore:
                 )
             data = self._http.fetch(url, param=param)
         else:
+            self._check_object(url, param)
             try:
                 data = self._objects.read(url, self.settings.max_bytes)
             except PolyvoxError as exc:

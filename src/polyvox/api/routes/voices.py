@@ -20,7 +20,7 @@ from polyvox.api.schemas import (
 )
 from polyvox.api.voice_forms import read_draft
 from polyvox.engines.wire import capabilities
-from polyvox.errors import InvalidRequest
+from polyvox.errors import Forbidden, InvalidRequest
 from polyvox.service import SpeechService
 from polyvox.threads import run_blocking
 from polyvox.types import EngineInfo, VoiceInfo
@@ -164,10 +164,12 @@ async def delete_voice(voice_id: str, service: ServiceDep, caller: CallerDep) ->
 
 
 @router.delete("/v1/audio/references/{digest}", status_code=204, response_class=Response)
-async def forget_reference(digest: str, service: ServiceDep) -> Response:
+async def forget_reference(digest: str, service: ServiceDep, caller: CallerDep) -> Response:
     """Drop a cached reference (``sha256:<digest>``), its transcript and the conditioning
-    every engine built from it. A gateway calls this on the polyvox servers behind it when
-    a library voice is deleted."""
+    every engine built from it (admin keys only, when keys are on). A gateway calls this on
+    the polyvox servers behind it when a library voice is deleted."""
+    if not caller.admin:
+        raise Forbidden("dropping cached references needs an admin API key")
     if not _DIGEST.fullmatch(digest):
         raise InvalidRequest("a reference digest is 64 lowercase hex digits", param="digest")
     await service.forget_reference(digest)
