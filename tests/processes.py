@@ -33,12 +33,12 @@ def wait_until_ready(
 
 
 def spawn_server(
-    env: dict[str, str] | None = None, **popen: Any
+    env: dict[str, str] | None = None, args: tuple[str, ...] = (), **popen: Any
 ) -> tuple[subprocess.Popen[bytes], str]:
-    """``python -m polyvox serve`` on a free port of 127.0.0.1, waited for until ready."""
+    """``python -m polyvox serve [args]`` on a free port of 127.0.0.1, waited for until ready."""
     port = free_port()
     environment = {**os.environ, "POLYVOX_LOG_LEVEL": "warning", **(env or {})}
-    command = [sys.executable, "-m", "polyvox", "serve", "--port", str(port)]
+    command = [sys.executable, "-m", "polyvox", "serve", "--port", str(port), *args]
     proc = subprocess.Popen(command, env=environment, **popen)
     url = f"http://127.0.0.1:{port}"
     try:

@@ -111,6 +111,17 @@ class VoiceLibrarySettings(BaseModel):
     """Loudness references are normalised to (RMS of the speech, dBFS; peaks stay under -1)."""
 
 
+class WyomingSettings(BaseModel):
+    """The Wyoming protocol server (Home Assistant), beside the HTTP server."""
+
+    uri: Annotated[str | None, Field(pattern=r"^(tcp://[^/]+:\d+|unix://.+)$")] = None
+    """``tcp://HOST:PORT`` (or ``unix://PATH``) to serve Wyoming on; None: off."""
+    zeroconf: bool = False
+    """Announce the server over mDNS as the wyoming-* servers do (needs ``zeroconf``)."""
+    zeroconf_name: str | None = None
+    """The announced name (default: this machine's MAC address, as wyoming-* servers use)."""
+
+
 class CompatSettings(BaseModel):
     """Models behind the routes of the services polyvox replaces."""
 
@@ -270,6 +281,8 @@ class Settings(BaseSettings):
     """Reference audio fetch and cache (voice cloning)."""
     voices: VoiceLibrarySettings = VoiceLibrarySettings()
     """The voice library."""
+    wyoming: WyomingSettings = WyomingSettings()
+    """The Wyoming server (Home Assistant)."""
     compat: CompatSettings = CompatSettings()
     """Routes compatible with the services polyvox replaces."""
     worker: WorkerSettings = WorkerSettings()

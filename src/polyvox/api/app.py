@@ -28,6 +28,7 @@ from polyvox.engines.supervised import follow_supervisor
 from polyvox.metrics import Metrics
 from polyvox.service import SpeechService
 from polyvox.settings import Settings
+from polyvox.wyoming.server import WyomingServer
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             async with SpeechService(settings, metrics=metrics) as service:
                 app.state.polyvox = AppState(settings=settings, service=service)
-                yield
+                wyoming = WyomingServer(settings.wyoming, service)
+                if settings.wyoming.uri:
+                    await wyoming.start()
+                try:
+                    yield
+                finally:
+                    await wyoming.stop()
         finally:
             guard.cancel()
 

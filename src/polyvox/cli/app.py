@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, BinaryIO
 
 import typer
+from pydantic import ValidationError
 
 from polyvox import codecs
 from polyvox.cli.engines import app as engines_app
@@ -18,7 +19,7 @@ from polyvox.cli.voices import app as voices_app
 from polyvox.errors import PolyvoxError
 from polyvox.jobs import SpeechJob
 from polyvox.service import SpeechService
-from polyvox.settings import Settings
+from polyvox.settings import Settings, WyomingSettings
 from polyvox.types import SpeechParams, TranscriptionParams
 
 app = typer.Typer(
@@ -34,10 +35,13 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Bind address [default: 127.0.0.1]")] = None,
     port: Annotated[int | None, typer.Option(help="Port [default: 8000]")] = None,
     log_level: Annotated[str | None, typer.Option(help="debug, info, warning, error")] = None,
+    wyoming: Annotated[
+        str | None, typer.Option(help="Also serve Wyoming (Home Assistant) on tcp://HOST:PORT.")
+    ] = None,
     env_file: EnvFile = None,
     config: ConfigFile = None,
 ) -> None:
-    """Run the HTTP server (OpenAI-compatible API)."""
+    """Run the HTTP server (OpenAI-compatible API), and Wyoming when asked."""
     import uvicorn
 
     from polyvox.api import create_app
@@ -45,6 +49,15 @@ def serve(
     from polyvox.logs import logging_config
 
     settings = settings_or_exit(config, env_file, host=host, port=port, log_level=log_level)
+    if wyoming is not None:
+        try:
+            where = WyomingSettings.model_validate(
+                {**settings.wyoming.model_dump(), "uri": wyoming}
+            )
+        except ValidationError:
+            typer.echo("error (--wyoming): use tcp://HOST:PORT or unix://PATH", err=True)
+            raise typer.Exit(2) from None
+        settings = settings.model_copy(update={"wyoming": where})
     server_config = uvicorn_config(
         create_app(settings), settings,
         log_config=logging_config(settings.log_level, settings.log_format),

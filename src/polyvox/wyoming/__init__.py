@@ -1,0 +1,1 @@
+"""Wyoming protocol server (Home Assistant's voice pipeline) over the same speech service."""

@@ -1,0 +1,58 @@
+"""The Wyoming server: started beside the HTTP server, over the same SpeechService."""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlsplit
+
+from polyvox.errors import EngineUnavailable
+from polyvox.service import SpeechService
+from polyvox.settings import WyomingSettings
+
+log = logging.getLogger(__name__)
+
+
+class WyomingServer:
+    """A ``tcp://`` (or ``unix://``) Wyoming endpoint, optionally announced by zeroconf."""
+
+    def __init__(self, settings: WyomingSettings, service: SpeechService) -> None:
+        self.settings = settings
+        self.service = service
+        self._server: object | None = None
+        self._zeroconf: object | None = None
+
+    async def start(self) -> None:
+        """Listen (and announce, when asked); a missing ``wyoming`` package is a 503."""
+        try:
+            from wyoming.server import AsyncServer
+        except ImportError as exc:
+            raise EngineUnavailable(
+                "the Wyoming server needs the wyoming package: pip install 'polyvox[wyoming]'"
+            ) from exc
+        from polyvox.wyoming.handler import PolyvoxHandler
+
+        uri = str(self.settings.uri)
+        server = AsyncServer.from_uri(uri)
+        await server.start(lambda reader, writer: PolyvoxHandler(self.service, reader, writer))
+        self._server = server
+        log.info("wyoming: listening on %s", uri)
+        if self.settings.zeroconf:
+            await self._announce(uri)
+
+    async def _announce(self, uri: str) -> None:
+        from wyoming.zeroconf import HomeAssistantZeroconf
+
+        port = urlsplit(uri).port
+        if port is None:
+            log.warning("wyoming: zeroconf announces tcp:// servers only")
+            return
+        zeroconf = HomeAssistantZeroconf(port=port, name=self.settings.zeroconf_name)
+        await zeroconf.register_server()
+        self._zeroconf = zeroconf
+        log.info("wyoming: announced as %s", zeroconf.name)
+
+    async def stop(self) -> None:
+        """Stop listening and end every connection's work."""
+        server, self._server = self._server, None
+        if server is not None:
+            await server.stop()  # type: ignore[attr-defined]
