@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, replace
 from functools import partial
 
@@ -159,7 +159,7 @@ class SpeechJob:
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.wait({producer})
 
-    async def stream(self) -> AsyncIterator[bytes]:
+    async def stream(self) -> AsyncGenerator[bytes, None]:
         """Encoded bytes of ``response_format``, ready to send as they come."""
         encoder = codecs.create_encoder(self.response_format, self.in_rate, self.out_rate)
         async with contextlib.aclosing(self.audio()) as chunks:

@@ -151,19 +151,39 @@ def test_a_wav_made_by_piper_is_transcribed(server: Wyoming) -> None:
     ],
     ids=["voice", "model", "empty", "stt-model"],
 )
-def test_bad_requests_are_error_events_and_the_connection_lives_on(
+def test_a_bad_request_is_an_error_event_then_the_connection_closes(
     server: Wyoming, event: Synthesize, code: str
 ) -> None:
-    async def run() -> tuple[Error, list[Event]]:
+    """As wyoming-piper does: Home Assistant waits for the end of an exchange and ignores
+    ``error``, so the closed connection is what tells it the request failed."""
+
+    async def run() -> tuple[Error, Event | None, list[Event]]:
         async with server.client() as client:
             await client.write_event(event.event())
             error = Error.from_event((await read(client, "error"))[-1])
-            await client.write_event(Synthesize("Still here.").event())
-            return error, await read(client, "audio-stop")
+            after = await asyncio.wait_for(client.read_event(), 10)
+        async with server.client() as again:  # the server serves the next connection
+            await again.write_event(Synthesize("Still here.").event())
+            return error, after, await read(again, "audio-stop")
 
-    error, after = asyncio.run(run())
+    error, after, next_one = asyncio.run(run())
     assert error.code == code, error
-    assert after[-1].type == "audio-stop"
+    assert after is None  # closed
+    assert next_one[-1].type == "audio-stop"
+
+
+def test_a_failed_stream_still_ends_with_synthesize_stopped(server: Wyoming) -> None:
+    async def run() -> list[Event]:
+        async with server.client() as client:
+            await client.write_event(
+                SynthesizeStart(voice=SynthesizeVoice(name="piper/nobody")).event()
+            )
+            await client.write_event(SynthesizeChunk("Hello there.").event())
+            return await read(client, "error")
+
+    events = asyncio.run(run())
+    assert [e.type for e in events] == ["synthesize-stopped", "error"]
+    assert Error.from_event(events[-1]).code == "voice_not_found"
 
 
 def metric(server: Wyoming, name: str, **labels: str) -> float:
@@ -173,6 +193,26 @@ def metric(server: Wyoming, name: str, **labels: str) -> float:
             if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
                 return float(sample.value)
     return 0.0
+
+
+def test_a_dropped_stream_frees_its_slot(server: Wyoming) -> None:
+    route = {"route": "wyoming/synthesize-stream", "model": "piper"}
+    dropped_before = metric(server, "polyvox_requests_total", status="499", **route)
+
+    async def drop() -> None:
+        client = server.client()
+        await client.connect()
+        await client.write_event(SynthesizeStart(voice=VOICE).event())
+        await client.write_event(SynthesizeChunk(LONG).event())
+        await read(client, "audio-chunk")
+        await client.disconnect()  # no synthesize-stop: the text stream never ends
+
+    asyncio.run(drop())
+    deadline = time.monotonic() + 10
+    while metric(server, "polyvox_inflight_jobs", model="piper") > 0:
+        assert time.monotonic() < deadline, "the dropped stream still holds the slot"
+        time.sleep(0.1)
+    assert metric(server, "polyvox_requests_total", status="499", **route) == dropped_before + 1
 
 
 def test_a_dropped_connection_frees_its_slot(server: Wyoming) -> None:

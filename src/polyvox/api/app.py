@@ -46,9 +46,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             async with SpeechService(settings, metrics=metrics) as service:
                 app.state.polyvox = AppState(settings=settings, service=service)
                 wyoming = WyomingServer(settings.wyoming, service)
-                if settings.wyoming.uri:
-                    await wyoming.start()
                 try:
+                    if settings.wyoming.uri:
+                        await wyoming.start()
                     yield
                 finally:
                     await wyoming.stop()

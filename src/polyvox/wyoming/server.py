@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from urllib.parse import urlsplit
 
@@ -10,6 +11,8 @@ from polyvox.service import SpeechService
 from polyvox.settings import WyomingSettings
 
 log = logging.getLogger(__name__)
+STOP_TIMEOUT = 10.0
+"""Seconds connections get to wind down at shutdown."""
 
 
 class WyomingServer:
@@ -52,7 +55,18 @@ class WyomingServer:
         log.info("wyoming: announced as %s", zeroconf.name)
 
     async def stop(self) -> None:
-        """Stop listening and end every connection's work."""
+        """Stop listening, end every connection's work (before the models unload) and say
+        goodbye over mDNS."""
         server, self._server = self._server, None
         if server is not None:
+            connections = list(getattr(server, "_handlers", {}))
             await server.stop()  # type: ignore[attr-defined]
+            if connections:
+                await asyncio.wait(connections, timeout=STOP_TIMEOUT)
+            listener = getattr(server, "_server", None)
+            if listener is not None:
+                await listener.wait_closed()
+        zeroconf, self._zeroconf = self._zeroconf, None
+        announcer = getattr(zeroconf, "_aiozc", None)
+        if announcer is not None:
+            await announcer.async_close()
