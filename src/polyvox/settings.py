@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
@@ -12,6 +11,15 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+# re-exported: the sections are read as polyvox.settings.XSettings everywhere
+from polyvox.setting_sections import CompatSettings as CompatSettings
+from polyvox.setting_sections import HttpSettings as HttpSettings
+from polyvox.setting_sections import ReferenceSettings as ReferenceSettings
+from polyvox.setting_sections import StorageSettings as StorageSettings
+from polyvox.setting_sections import VoiceLibrarySettings as VoiceLibrarySettings
+from polyvox.setting_sections import WorkerSettings as WorkerSettings
+from polyvox.setting_sections import WyomingSettings as WyomingSettings
 
 OPENAI_TTS_MODELS = ("tts-1", "tts-1-hd", "gpt-4o-mini-tts")
 OPENAI_STT_MODELS = ("whisper-1", "gpt-4o-transcribe", "gpt-4o-mini-transcribe")
@@ -45,124 +53,6 @@ class ModelConfig(BaseModel):
 
 
 DEFAULT_MODELS = {"piper": ModelConfig(engine="piper"), "whisper": ModelConfig(engine="whisper")}
-
-
-class StorageSettings(BaseModel):
-    """Where generated audio is uploaded (worker ``url`` output, XTTS-shaped jobs)."""
-
-    output_url: str | None = Field(None, description="gs://, s3://, file:// or a local directory.")
-    """Base location for uploads: ``gs://bucket/prefix``, ``s3://bucket/prefix`` or a path."""
-    url_expiry: Annotated[int, Field(ge=1, le=604_800)] = 86_400
-    """Seconds a signed URL stays valid (S3 and GCS allow at most 7 days)."""
-    s3_endpoint_url: str | None = None
-    """S3-compatible endpoint (MinIO, R2, moto, ...); None means AWS."""
-    s3_region: str | None = None
-    """S3 region name; None lets botocore decide."""
-    s3_access_key_id: SecretStr | None = None
-    """S3 access key; None uses the usual AWS_* variables or instance credentials."""
-    s3_secret_access_key: SecretStr | None = None
-    """S3 secret key; never logged."""
-    gcs_credentials_env: Annotated[str, Field(min_length=1)] = "GCS_CREDENTIALS"
-    """Environment variable holding a service-account JSON; unset means default credentials."""
-    gcs_project: str | None = None
-    """GCP project for gcsfs; None takes it from the credentials."""
-    gcs_endpoint_url: str | None = None
-    """GCS-compatible endpoint (an emulator such as fake-gcs-server); None means Google."""
-
-
-class ReferenceSettings(BaseModel):
-    """Fetching and caching reference audio for voice-cloning engines."""
-
-    cache_dir: Path = Path("/tmp/polyvox/references")  # noqa: S108
-    """Directory of cached reference files, named by the SHA-256 of their content."""
-    cache_max_bytes: Annotated[int, Field(ge=1_000_000)] = 5_000_000_000
-    """Cache size cap; least recently used files are evicted past it."""
-    max_bytes: Annotated[int, Field(ge=1_000, le=1_000_000_000)] = 50_000_000
-    """Largest reference file accepted (download or base64)."""
-    max_seconds: Annotated[float, Field(gt=0, le=3600)] = 60.0
-    """Longest reference audio accepted, in seconds."""
-    schemes: list[str] = ["https", "gs", "s3"]
-    """URL schemes a reference may be fetched from (add ``http`` for plain HTTP)."""
-    allow_private_addresses: bool = False
-    """Allow fetching from loopback, private and link-local addresses (off: SSRF guard)."""
-    timeout: Annotated[float, Field(gt=0, le=600)] = 30.0
-    """Seconds allowed for one reference download."""
-    object_prefixes: list[str] = []
-    """``gs://`` / ``s3://`` locations references may be read from (``["s3://bucket/refs/"]``);
-    empty: any object the server's credentials can read. The voice library's own storage
-    is never read as a reference."""
-
-
-class VoiceLibrarySettings(BaseModel):
-    """The voice library (``/v1/audio/voices``): cloned voices kept by name, with consent."""
-
-    url: str = "~/.local/share/polyvox/voices"
-    """Where voices live: a directory, ``s3://bucket/prefix`` or ``gs://bucket/prefix``
-    (credentials as for ``storage``). Replicas that share it share one library."""
-    min_seconds: Annotated[float, Field(gt=0, le=60)] = 1.0
-    """Shortest reference accepted, in seconds of speech."""
-    max_seconds: Annotated[float, Field(gt=0, le=600)] = 30.0
-    """References are clipped to this many seconds (the longest span cloning engines read)."""
-    max_input_seconds: Annotated[float, Field(gt=0, le=3600)] = 300.0
-    """Seconds of each uploaded file that are read at most."""
-    max_files: Annotated[int, Field(ge=1, le=64)] = 8
-    """Reference files one voice is made of, at most."""
-    loudness_dbfs: Annotated[float, Field(ge=-40, le=-6)] = -20.0
-    """Loudness references are normalised to (RMS of the speech, dBFS; peaks stay under -1)."""
-
-
-class WyomingSettings(BaseModel):
-    """The Wyoming protocol server (Home Assistant), beside the HTTP server."""
-
-    uri: Annotated[str | None, Field(pattern=r"^(tcp://[^/]+:\d+|unix://.+)$")] = None
-    """``tcp://HOST:PORT`` (or ``unix://PATH``) to serve Wyoming on; None: off."""
-    zeroconf: bool = False
-    """Announce the server over mDNS as the wyoming-* servers do (needs ``zeroconf``)."""
-    zeroconf_name: str | None = None
-    """The announced name (default: this machine's MAC address, as wyoming-* servers use)."""
-
-
-class CompatSettings(BaseModel):
-    """Models behind the routes of the services polyvox replaces."""
-
-    qwen_model: Annotated[str, Field(min_length=1)] = "piper"
-    """Model answering the Qwen-TTS routes ``/tts`` and ``/stream-tts``."""
-    qwen_voice: str | None = None
-    """Voice for the Qwen-TTS routes; None is the model's default voice."""
-    proxy_model: Annotated[str, Field(min_length=1)] = "piper"
-    """Model answering the lean proxy's ``/synthesize`` when the body names none."""
-
-
-class WorkerSettings(BaseModel):
-    """The RunPod serverless worker."""
-
-    streaming: bool = False
-    """Use the generator handler: audio chunks come back as stream partials."""
-    concurrency: Annotated[int, Field(ge=1, le=64)] = 1
-    """Jobs one worker runs at once (RunPod concurrency modifier)."""
-    chatterbox_models: dict[str, str] = {"english": "piper", "multilingual": "piper"}
-    """Chatterbox-shaped jobs: ``model_type`` -> model id."""
-    xtts_model: Annotated[str, Field(min_length=1)] = "piper"
-    """Model answering XTTS-shaped jobs (``gen_text``)."""
-    upload_prefix: str = "generated"
-    """Folder under ``storage.output_url`` that uploaded audio goes to."""
-
-
-class HttpSettings(BaseModel):
-    """HTTP connections: read deadlines, keep-alive and a bound on open connections."""
-
-    header_timeout: Annotated[float, Field(gt=0, le=3600)] = 10.0
-    """Seconds a client has to send a request's headers, counted from connecting (or from
-    the first byte of a later request on a kept-alive connection); past it: 408 and close."""
-    body_timeout: Annotated[float, Field(gt=0, le=86_400)] = 60.0
-    """Seconds a client has to send a whole request body once its headers are in; past it:
-    408 and close. 60 s passes a 25 MiB upload at about 3.5 Mbit/s; raise it for slower
-    clients with large files."""
-    keepalive_timeout: Annotated[float, Field(gt=0, le=3600)] = 5.0
-    """Idle seconds a kept-alive connection may wait for its next request before it closes."""
-    max_connections: Annotated[int, Field(ge=1, le=1_000_000)] = 256
-    """Open connections held at once; a connection past it gets 503 with Retry-After and is
-    closed at once. Keep it well below the open-file limit (``ulimit -n``)."""
 
 
 class Settings(BaseSettings):
