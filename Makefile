@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 EXTRAS ?= test
 
-.PHONY: install serve test lint typecheck pytest bench bench-whisper bench-mixed bench-soak clean
+.PHONY: install browser serve test lint typecheck pytest bench bench-whisper bench-mixed bench-soak clean
 
 $(VENV)/.installed-$(EXTRAS): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,15 @@ serve:
 	$(MAKE) install EXTRAS=whisper
 	$(VENV)/bin/polyvox serve
 
-test: install lint typecheck pytest
+test: install browser lint typecheck pytest
+
+# The web UI tests drive Debian's chromium with its chromedriver (nothing downloads a browser)
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends \
+	    chromium chromium-driver fonts-liberation >/dev/null; }
 
 lint: install
 	$(VENV)/bin/ruff check src tests bench

@@ -101,7 +101,7 @@ class SpeechJob:
         self._metrics.chunks.labels(self.model).inc()
         if seconds:
             rtf = (time.perf_counter() - started) / seconds
-            self._metrics.real_time_factor.labels(self.model).observe(rtf)
+            self._metrics.observe_rtf(self.model, rtf)
 
     async def _produce(
         self, engine: TTSEngine, ticket: Ticket, queue: asyncio.Queue[object]

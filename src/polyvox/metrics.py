@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -14,6 +15,8 @@ EngineEvents = Callable[[], Iterable[tuple[str, Mapping[str, int]]]]
 _LATENCY = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120)
 _FAST = (0.01, 0.025, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1, 2, 5, 10)
 _RTF = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5)
+RECENT = 20
+"""Real-time factors kept per model for ``GET /v1/status`` (the histogram has them all)."""
 
 
 class Metrics:
@@ -76,6 +79,12 @@ class Metrics:
             "polyvox_models_loaded", "1 while a model is in memory.", ["model"], registry=r
         )
         self.errors = Counter("polyvox_errors", "Errors returned, by code.", ["code"], registry=r)
+        self.recent_rtf: defaultdict[str, deque[float]] = defaultdict(lambda: deque(maxlen=RECENT))
+
+    def observe_rtf(self, model: str, rtf: float) -> None:
+        """One engine call's real-time factor: into the histogram and the recent window."""
+        self.real_time_factor.labels(model).observe(rtf)
+        self.recent_rtf[model].append(rtf)
 
     def watch_engines(self, source: EngineEvents) -> None:
         """Export engines' own event counts (``polyvox_engine_events_total``), read at scrape."""

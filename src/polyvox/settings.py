@@ -121,6 +121,8 @@ class Settings(BaseSettings):
     Each key owns the library voices it creates."""
     admin_api_keys: list[SecretStr] = []
     """Keys that are accepted too and see, use and delete every key's library voices."""
+    ui: bool = True
+    """Serve the web UI at ``/`` (its files are open; what it calls needs a key as usual)."""
     cors_origins: list[str] = []
     """Origins allowed by CORS (e.g. ``["https://app.example"]``, or ``["*"]``); empty: no CORS."""
     max_body_bytes: Annotated[int, Field(ge=1024, le=2**34)] = 32 * 1024 * 1024

@@ -156,3 +156,41 @@ def test_json_logs_carry_the_request_id_and_not_the_text(live_server: LiveServer
     assert mine, records
     assert any("chars=" in r["message"] for r in mine)
     assert not any("swordfish" in line for line in lines)
+
+
+def test_status_reports_each_model_and_its_recent_rtf(live_server: LiveServer) -> None:
+    body = {"model": "piper", "input": "Counted in the status.", "response_format": "pcm"}
+    assert httpx.post(f"{live_server.url}/v1/audio/speech", json=body).status_code == 200
+    status = httpx.get(f"{live_server.url}/v1/status").json()
+    assert status["object"] == "status"
+    assert status["status"] == "ready"
+    piper = next(m for m in status["models"] if m["id"] == "piper")
+    assert piper["placement"] == "in-process"
+    assert piper["location"] is None
+    assert piper["loaded"] is True
+    assert piper["in_flight"] == 0
+    assert piper["queue_depth"] == 0
+    assert piper["slots"] >= 1
+    assert 0 < len(piper["recent_rtf"]) <= 20
+    assert all(0 < rtf < 10 for rtf in piper["recent_rtf"])
+
+
+def test_the_ui_files_are_open_and_the_api_it_calls_is_not(secured: LiveServer) -> None:
+    page = httpx.get(f"{secured.url}/")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    assert httpx.head(f"{secured.url}/").status_code == 200
+    script = httpx.get(f"{secured.url}/ui/js/main.js")
+    assert script.status_code == 200
+    assert "javascript" in script.headers["content-type"]
+    assert httpx.get(f"{secured.url}/ui/%2e%2e/%2e%2e/settings.py").status_code == 404
+    assert httpx.get(f"{secured.url}/ui/js/nothing.js").status_code == 404
+    assert httpx.get(f"{secured.url}/v1/status").status_code == 401
+    assert httpx.get(f"{secured.url}/uix").status_code == 401  # only /ui/ itself is open
+
+
+def test_the_ui_can_be_turned_off() -> None:
+    for server in start_server(Settings(ui=False, preload=[])):
+        assert httpx.get(f"{server.url}/").status_code == 404
+        assert httpx.get(f"{server.url}/ui/js/main.js").status_code == 404

@@ -211,3 +211,18 @@ def test_the_library_survives_a_restart(library: Path, speech: bytes, server: Li
 
 def _records(library: Path) -> list[dict[str, Any]]:
     return [json.loads(p.read_text()) for p in (library / "voices").glob("*.json")]
+
+
+def test_detail_lists_the_records_once_each(server: LiveServer, speech: bytes) -> None:
+    made = create(server, ALICE, "Detailed", speech)
+    assert made.status_code == 201, made.text
+    url = f"{server.url}/v1/audio/voices?source=library&detail=true"
+    mine = httpx.get(url, headers=auth(ALICE)).json()["data"]
+    assert [v["id"] for v in mine].count(made.json()["id"]) == 1
+    assert all(v["object"] == "audio.voice" for v in mine)
+    assert made.json()["id"] not in [
+        v["id"] for v in httpx.get(url, headers=auth(BOB)).json()["data"]
+    ]
+    wrong = httpx.get(f"{server.url}/v1/audio/voices?detail=true", headers=auth(ALICE))
+    assert error(wrong, 422)["param"] == "detail"
+    httpx.delete(f"{server.url}/v1/audio/voices/{made.json()['id']}", headers=auth(ALICE))

@@ -20,7 +20,9 @@ from polyvox.api.routes import (
     models,
     speech,
     speech_stream,
+    status,
     transcriptions,
+    ui,
     voices,
 )
 from polyvox.api.routes import metrics as metrics_route
@@ -62,9 +64,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app, metrics)
-    for module in (health, models, voices, speech, speech_stream, transcriptions, metrics_route):
+    routes = (health, models, voices, speech, speech_stream, transcriptions, status, metrics_route)
+    for module in routes:
         app.include_router(module.router)
     app.include_router(compat.router)
+    if settings.ui:
+        ui.install(app)
     app.add_middleware(
         RequestMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes,
         api_keys=[key.get_secret_value() for key in settings.api_keys],

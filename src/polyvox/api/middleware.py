@@ -17,7 +17,9 @@ from polyvox.logs import request_id
 from polyvox.metrics import Metrics
 from polyvox.types import TRUSTED, Caller
 
-OPEN_PATHS = frozenset({"/health", "/health/ready"})
+OPEN_PATHS = frozenset({"/health", "/health/ready", "/"})
+OPEN_PREFIX = "/ui/"
+"""The web UI's files are open (the page asks for a key); every API call it makes is not."""
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -82,7 +84,8 @@ class RequestMiddleware:
         """Check the key, and keep the caller in the scope's state for the routes."""
         caller = self._caller(scope)
         scope.setdefault("state", {})["caller"] = caller
-        return caller is not None or scope["path"] in OPEN_PATHS
+        path = scope["path"]
+        return caller is not None or path in OPEN_PATHS or path.startswith(OPEN_PREFIX)
 
     def _check_size(self, scope: Scope) -> None:
         length = _header(scope, b"content-length")

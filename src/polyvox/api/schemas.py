@@ -185,3 +185,35 @@ class VoiceList(BaseModel):
 
     object: Literal["list"] = "list"
     data: list[VoiceCard]
+
+
+class ModelStatus(BaseModel):
+    """One model in ``GET /v1/status``: where it runs and what it is doing now."""
+
+    id: str
+    kind: str
+    engine: str
+    placement: Literal["in-process", "environment", "remote"]
+    location: str | None
+    """The engine environment's name, or what the remote is (its URL); None in-process."""
+    device: str
+    loaded: bool
+    slots: int
+    queue_depth: int
+    """Engine calls waiting for a slot."""
+    in_flight: int
+    """Admitted jobs not yet finished."""
+    recent_rtf: list[float]
+    """Real-time factors of the latest engine calls, oldest first (synthesis seconds per
+    audio second; below 1 is faster than real time)."""
+
+
+class ServerStatus(BaseModel):
+    """``GET /v1/status`` (a polyvox extension): the server and each model, for dashboards
+    and the web UI; Prometheus has the same numbers at ``/metrics``."""
+
+    object: Literal["status"] = "status"
+    version: str
+    status: Literal["ready", "loading", "error"]
+    preload_error: str | None
+    models: list[ModelStatus]

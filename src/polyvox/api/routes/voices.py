@@ -13,6 +13,7 @@ from polyvox.api.deps import CallerDep, ServiceDep
 from polyvox.api.schemas import (
     ConsentBody,
     LibraryVoiceCard,
+    LibraryVoiceList,
     VoiceBody,
     VoiceCard,
     VoiceDeleted,
@@ -68,10 +69,19 @@ def _cloning_models(service: SpeechService) -> list[EngineInfo]:
 @router.get("/v1/audio/voices")
 async def list_voices(
     service: ServiceDep, caller: CallerDep, model: str | None = None,
-    source: Literal["engine", "library"] | None = None,
-) -> VoiceList:  # fmt: skip
+    source: Literal["engine", "library"] | None = None, detail: bool = False,
+) -> VoiceList | LibraryVoiceList:  # fmt: skip
     """Voices of ``model`` (an id or alias), or of every text-to-speech model: the models'
-    own, then the library voices ``caller`` may use, once per model that clones."""
+    own, then the library voices ``caller`` may use, once per model that clones.
+
+    ``source=library&detail=true``: the library's own records instead, once each (what
+    ``GET /v1/audio/voices/{id}`` returns), whether or not a served model clones."""
+    if detail:
+        if source != "library":
+            message = "detail=true lists library voices: add source=library"
+            raise InvalidRequest(message, param="detail")
+        records = await run_blocking(partial(service.library.voices, caller))
+        return LibraryVoiceList(data=[_card(service, v) for v in records])
     await service.catalogue.describe(model)
     cards: list[VoiceCard] = []
     if source in (None, "engine"):
