@@ -119,9 +119,21 @@ class PolyvoxHandler(AsyncEventHandler):
 
         self._tasks.append(asyncio.create_task(after()))
 
+    async def run(self) -> None:
+        """Read events until the client leaves; a reset connection is a client leaving."""
+        with contextlib.suppress(ConnectionError):
+            await super().run()
+
     async def write_event(self, event: Event) -> None:
-        """Send one event, within ``WRITE_TIMEOUT``."""
-        await asyncio.wait_for(super().write_event(event), WRITE_TIMEOUT)
+        """Send one event, within ``WRITE_TIMEOUT``; a closed connection is a hang-up."""
+        if self.writer.is_closing():
+            raise ConnectionResetError("the client went away")
+        try:
+            await asyncio.wait_for(super().write_event(event), WRITE_TIMEOUT)
+        except RuntimeError as exc:  # uvloop: the transport closed under the write
+            if not self.writer.is_closing():
+                raise
+            raise ConnectionResetError("the client went away") from exc
 
     async def disconnect(self) -> None:
         """The client went away: stop everything it asked for (jobs close, slots free)."""
