@@ -264,6 +264,10 @@ class SpeechService:
             self.metrics.inflight.labels(model).set_function(lambda: scheduler.active)
         return scheduler
 
+    def find_scheduler(self, model: str) -> Scheduler | None:
+        """The model's scheduler if a request has made one (status reads never make one)."""
+        return self._schedulers.get(model)
+
     def _job_closed(self, model: str) -> None:
         """Memory goes back once the model has stayed idle a moment (and now and then while
         busy), not after every job: the next request would only fault it in again."""

@@ -30,6 +30,13 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+def _route_path(scope: Scope) -> str:
+    """The path without a ``--root-path`` prefix (uvicorn keeps the prefix in ``path``)."""
+    root: str = scope.get("root_path", "")
+    path: str = scope["path"]
+    return (path[len(root) :] or "/") if root and path.startswith(root) else path
+
+
 def key_owner(key: bytes) -> str:
     """What a key's voices are owned by: a digest of it (the key itself is never stored)."""
     return hashlib.sha256(b"polyvox-owner:" + key).hexdigest()[:32]
@@ -84,7 +91,7 @@ class RequestMiddleware:
         """Check the key, and keep the caller in the scope's state for the routes."""
         caller = self._caller(scope)
         scope.setdefault("state", {})["caller"] = caller
-        path = scope["path"]
+        path = _route_path(scope)
         return caller is not None or path in OPEN_PATHS or path.startswith(OPEN_PREFIX)
 
     def _check_size(self, scope: Scope) -> None:

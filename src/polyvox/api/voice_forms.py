@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -26,6 +27,9 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+_UNION_MEMBER = re.compile(r"^([A-Z]\w*|str|int|float|bool|list\[.*\]|dict\[.*\])$")
+
+
 def _consent(value: str | ConsentBody | None) -> Consent | None:
     if value is None:
         return None
@@ -39,8 +43,11 @@ def _body(data: dict[str, Any]) -> VoiceBody:
         return VoiceBody.model_validate(data)
     except ValidationError as exc:
         error = exc.errors()[0]
-        where = ".".join(str(p) for p in error["loc"]) or "body"
-        raise InvalidRequest(f"{where}: {error['msg']}", param=where) from None
+        # a union's member names (str, ConsentBody, list[str]) say nothing to the client
+        parts = [str(p) for p in error["loc"] if not _UNION_MEMBER.match(str(p))]
+        where = ".".join(parts) or "body"
+        param = parts[0] if parts else None
+        raise InvalidRequest(f"{where}: {error['msg']}", param=param) from None
 
 
 async def _form(request: Request, files: int) -> tuple[dict[str, Any], list[bytes] | None]:
@@ -58,6 +65,9 @@ async def _form(request: Request, files: int) -> tuple[dict[str, Any], list[byte
             raise InvalidRequest("defaults must be a JSON object", param="defaults") from None
     if form.get("consent_at") or form.get("consent_statement"):
         by = fields.get("consent", "")
+        if not by.strip():
+            message = "consent must name who agreed (consent=NAME beside consent_statement)"
+            raise InvalidRequest(message, param="consent")
         at, statement = form.get("consent_at"), form.get("consent_statement")
         fields["consent"] = {"by": by, "at": at, "statement": statement}
     uploads = [f for f in form.getlist("audio_sample") if isinstance(f, UploadFile)]

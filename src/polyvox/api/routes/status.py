@@ -26,9 +26,14 @@ async def server_status(service: ServiceDep) -> ServerStatus:
     )
 
 
+def _slots(configured: int, info: EngineInfo) -> int:
+    """The slots a model's scheduler will have (as SpeechService.scheduler computes them)."""
+    return min(configured, info.max_concurrency or configured)
+
+
 def _model(service: SpeechService, info: EngineInfo, loaded: bool) -> ModelStatus:
     spec = model_spec(service.settings, info.model)
-    scheduler = service.scheduler(info.model)
+    scheduler = service.find_scheduler(info.model)
     if spec.environment:
         placement, location = "environment", spec.environment
     elif info.device == "remote":
@@ -37,7 +42,9 @@ def _model(service: SpeechService, info: EngineInfo, loaded: bool) -> ModelStatu
         placement, location = "in-process", None
     return ModelStatus(
         id=info.model, kind=info.kind, engine=info.engine, placement=placement,
-        location=location, device=info.device, loaded=loaded, slots=scheduler.slots,
-        queue_depth=scheduler.waiting, in_flight=scheduler.active,
+        location=location, device=info.device, loaded=loaded,
+        slots=scheduler.slots if scheduler else _slots(spec.slots, info),
+        queue_depth=scheduler.waiting if scheduler else 0,
+        in_flight=scheduler.active if scheduler else 0,
         recent_rtf=[round(r, 4) for r in service.metrics.recent_rtf.get(info.model, ())],
     )  # fmt: skip

@@ -161,7 +161,7 @@ export function speechControls(card) {
   if (top.length) node.append(group("Voice and language", top));
 
   const attributes = Object.entries(caps.voice_attributes || {}).map(([name, spec]) => [name, specControl(name, spec, "speak-attr")]);
-  attributes.forEach(([, c]) => c.row.querySelector("[data-param]")?.setAttribute("data-param", "voice_attributes"));
+  attributes.forEach(([name, c]) => c.row.querySelector("[data-param]")?.setAttribute("data-param", `voice_attributes.${name}`));
   if (attributes.length) node.append(group("Voice attributes", attributes.map(([, c]) => c)));
 
   let reference = null;

@@ -2,7 +2,7 @@
 
 function fieldFor(form, param) {
   if (!param) return null;
-  const names = [param, param.replace(/\[\d+\]$/, ""), param.split(".").pop()];
+  const names = [param, param.replace(/\[\d+\]$/, ""), param.split(".")[0], param.split(".").pop()];
   for (const name of names) {
     const found = form.querySelector(`[data-param="${CSS.escape(name)}"]`);
     if (found) return found;
@@ -29,6 +29,7 @@ export function showError(form, error) {
   const message = error.message || String(error);
   const field = fieldFor(form, error.param);
   if (field) {
+    field.closest("details")?.setAttribute("open", "");
     const note = document.createElement("p");
     note.className = "field-error";
     note.id = `${field.id || "field"}-error`;

@@ -1,15 +1,18 @@
 // Start-up: tabs, the API-key prompt, and each tab's first load.
 
 import { apiKey, getJSON, listModels, onKeyNeeded } from "./api.js";
-import { selectModel, initSpeak } from "./speak.js";
+import { showError } from "./errors.js";
+import { initSpeak, reloadVoices, selectModel } from "./speak.js";
 import { initTranscribe } from "./transcribe.js";
 import { initVoices, refresh as refreshVoices } from "./voices.js";
 import { refresh as refreshServer, watch } from "./server.js";
 
 const $ = (id) => document.getElementById(id);
 const TABS = ["speak", "voices", "transcribe", "server"];
+let current = "speak";
 
 function showTab(name, focus = false) {
+  current = name;
   for (const tab of TABS) {
     const on = tab === name;
     const button = $(`tab-${tab}`);
@@ -18,8 +21,8 @@ function showTab(name, focus = false) {
     $(`panel-${tab}`).hidden = !on;
     if (on && focus) button.focus();
   }
-  watch(name === "server");
-  if (name === "voices") refreshVoices().catch(() => {});
+  watch(name === "server" && !$("key-dialog").open);
+  if (name === "voices") refreshVoices().catch((err) => showError($("voice-form"), err));
   if (location.hash !== `#${name}`) history.replaceState(null, "", `#${name}`);
 }
 
@@ -39,28 +42,44 @@ function wireTabs() {
 
 function askForKey(message) {
   const dialog = $("key-dialog");
+  watch(false); // no polling behind the prompt: each poll would ask again
+  $("key-button").hidden = false;
+  if (dialog.open) return; // keep what is being typed
   $("key-message").textContent = message;
   $("key-input").value = "";
-  $("key-button").hidden = false;
-  if (!dialog.open) dialog.showModal();
+  dialog.showModal();
   $("key-input").focus();
+}
+
+/** A model to open the page on that starts nothing: loaded, or at least not in an engine
+ * environment (whose worker the page would otherwise start). */
+function preferredModel(status) {
+  const tts = status.models.filter((m) => m.kind === "tts");
+  return (tts.find((m) => m.loaded) || tts.find((m) => m.placement !== "environment") || tts[0] || {}).id;
 }
 
 async function start() {
   $("server-line").textContent = "Connecting…";
+  let status;
   try {
     await listModels(true);
-    const status = await getJSON("v1/status");
+    status = await getJSON("v1/status");
     $("server-line").textContent = `${status.status === "ready" ? "Ready" : status.status} · ${status.models.length} models · polyvox ${status.version}`;
   } catch (err) {
     if (err.status !== 401) $("server-line").textContent = `The server answered: ${err.message}`;
     return;
   }
   document.body.dataset.ready = "false";
-  await Promise.all([initSpeak(), initVoices(useVoice), initTranscribe()]);
+  const inits = [
+    [initSpeak(preferredModel(status)), "speak-form"],
+    [initVoices(useVoice, reloadVoices), "voice-form"],
+    [initTranscribe(), "stt-form"],
+  ];
+  const settled = await Promise.allSettled(inits.map(([promise]) => promise));
+  settled.forEach((outcome, i) => outcome.status === "rejected" && showError($(inits[i][1]), outcome.reason));
   document.body.dataset.ready = "true";
   const wanted = location.hash.slice(1);
-  showTab(TABS.includes(wanted) ? wanted : "speak");
+  showTab(TABS.includes(wanted) ? wanted : current);
 }
 
 async function useVoice(model, voiceId) {
@@ -91,5 +110,7 @@ function wireKey() {
 
 wireTabs();
 wireKey();
-$("server-refresh").addEventListener("click", () => refreshServer());
+$("server-refresh").addEventListener("click", () =>
+  refreshServer().catch((err) => ($("server-updated").textContent = `Not updated: ${err.message}`)),
+);
 start();

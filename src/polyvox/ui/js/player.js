@@ -41,12 +41,12 @@ export class PcmStream {
     this.next = 0;
     this.startedAt = null; // context time the first audio was scheduled to start
     this.sources = new Set();
-    this.stopped = false;
+    this.muted = false;
   }
 
-  /** Queue bytes of little-endian 16-bit mono PCM right after what is already queued. */
+  /** Keep bytes of little-endian 16-bit mono PCM, and play them right after what is
+   * already queued (unless muted). */
   push(bytes) {
-    if (this.stopped) return;
     let data = bytes;
     if (this.carry) {
       data = new Uint8Array(this.carry.length + bytes.length);
@@ -60,6 +60,7 @@ export class PcmStream {
     const pcm = new Int16Array(data.slice(0, even).buffer);
     this.chunks.push(pcm);
     this.samples += pcm.length;
+    if (this.muted) return;
     const buffer = this.ctx.createBuffer(1, pcm.length, this.rate);
     const channel = buffer.getChannelData(0);
     for (let i = 0; i < pcm.length; i++) channel[i] = pcm[i] / 32768;
@@ -85,8 +86,9 @@ export class PcmStream {
     return this.startedAt !== null && this.ctx.currentTime >= this.startedAt && this.sources.size > 0;
   }
 
+  /** Silence it now; what still arrives is kept (for the WAV) but not played. */
   stop() {
-    this.stopped = true;
+    this.muted = true;
     for (const source of this.sources) {
       try {
         source.stop();

@@ -13,17 +13,22 @@ export function recordButton(button, status, onDone) {
     status.textContent = "Recording needs a browser with microphone access (HTTPS or localhost).";
     return;
   }
-  button.addEventListener("click", async () => {
+  let starting = false;
+  button.onclick = async () => {
     if (recorder) {
       recorder.stop();
       return;
     }
+    if (starting) return; // still waiting for the microphone
+    starting = true;
     let stream;
     try {
       stream = await navigator.mediaDevices.getUserMedia({ audio: true });
     } catch (err) {
       status.textContent = `No microphone: ${err.message}`;
       return;
+    } finally {
+      starting = false;
     }
     const chunks = [];
     recorder = new MediaRecorder(stream);
@@ -33,19 +38,18 @@ export function recordButton(button, status, onDone) {
       clearInterval(timer);
       stream.getTracks().forEach((track) => track.stop());
       const type = recorder.mimeType || "audio/webm";
-      const file = new File(chunks, `recording.${type.includes("ogg") ? "ogg" : "webm"}`, { type });
+      const suffix = type.includes("ogg") ? "ogg" : type.includes("mp4") ? "m4a" : "webm";
+      const file = new File(chunks, `recording.${suffix}`, { type });
       recorder = null;
-      button.textContent = "Record";
       button.setAttribute("aria-pressed", "false");
       status.textContent = `Recorded ${((Date.now() - started) / 1000).toFixed(1)} s`;
       onDone(file);
     };
     recorder.start(250);
-    button.textContent = "Stop recording";
     button.setAttribute("aria-pressed", "true");
     timer = setInterval(() => {
       status.textContent = `Recording… ${((Date.now() - started) / 1000).toFixed(0)} s`;
     }, 500);
     status.textContent = "Recording…";
-  });
+  };
 }

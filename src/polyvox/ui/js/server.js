@@ -49,11 +49,18 @@ export async function refresh() {
   return status;
 }
 
+function poll() {
+  refresh().catch((err) => {
+    $("server-updated").textContent = `Not updated: ${err.message}`;
+    if (err.status === 401) watch(false); // the key prompt is up; start() polls again
+  });
+}
+
 export function watch(active) {
   clearInterval(timer);
   timer = null;
   if (active) {
-    refresh().catch(() => {});
-    timer = setInterval(() => refresh().catch(() => {}), 2000);
+    poll();
+    timer = setInterval(poll, 2000);
   }
 }

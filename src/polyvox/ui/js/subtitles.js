@@ -9,19 +9,19 @@ function stamp(seconds, separator) {
 }
 
 export function srt(result) {
-  return result.segments
+  return (result.segments || [])
     .map((seg, i) => `${i + 1}\n${stamp(seg.start, ",")} --> ${stamp(seg.end, ",")}\n${seg.text.trim()}\n`)
     .join("\n");
 }
 
 export function vtt(result) {
-  const cues = result.segments.map((seg) => `${stamp(seg.start, ".")} --> ${stamp(seg.end, ".")}\n${seg.text.trim()}\n`);
+  const cues = (result.segments || []).map((seg) => `${stamp(seg.start, ".")} --> ${stamp(seg.end, ".")}\n${seg.text.trim()}\n`);
   return `WEBVTT\n\n${cues.join("\n")}`;
 }
 
 export function downloads(result) {
   return {
-    txt: ["text/plain", `${result.text.trim()}\n`],
+    txt: ["text/plain", `${(result.text || "").trim()}\n`],
     srt: ["application/x-subrip", srt(result)],
     vtt: ["text/vtt", vtt(result)],
     json: ["application/json", JSON.stringify(result, null, 2)],

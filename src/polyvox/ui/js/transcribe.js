@@ -9,6 +9,7 @@ import { downloads } from "./subtitles.js";
 
 const $ = (id) => document.getElementById(id);
 let controls = null;
+let selecting = 0;
 let recorded = null;
 let links = [];
 
@@ -24,14 +25,17 @@ function seekTo(seconds) {
 }
 
 function show(result, source) {
-  $("stt-audio").src = URL.createObjectURL(source);
+  const audio = $("stt-audio");
+  if (audio.src) URL.revokeObjectURL(audio.src);
+  audio.src = URL.createObjectURL(source);
   $("stt-audio").hidden = false;
   const text = $("stt-text");
   text.replaceChildren();
   const words = result.words || [];
   if (words.length) {
     for (const word of words) {
-      const button = el("button", { type: "button", class: "word", text: word.word.trim(), title: `${time(word.start)}–${time(word.end)}` });
+      const at = `${time(word.start)}–${time(word.end)}`;
+      const button = el("button", { type: "button", class: "word", text: word.word.trim(), title: at, "aria-label": `${word.word.trim()}, ${at}` });
       button.dataset.start = String(word.start);
       button.onclick = () => seekTo(word.start);
       text.append(button, " ");
@@ -59,15 +63,29 @@ function show(result, source) {
 }
 
 async function selectModel(modelId) {
-  const card = await modelCard(modelId);
-  controls = transcriptionControls(card);
-  $("stt-controls").replaceChildren(controls.node);
+  const generation = ++selecting;
+  const form = $("stt-form");
+  const submit = form.querySelector("button[type=submit]");
+  controls = null;
+  submit.disabled = true;
+  try {
+    const card = await modelCard(modelId);
+    if (generation !== selecting) return; // another model was picked meanwhile
+    controls = transcriptionControls(card);
+    $("stt-controls").replaceChildren(controls.node);
+    clearErrors(form);
+  } catch (err) {
+    if (generation === selecting) showError(form, err);
+  } finally {
+    if (generation === selecting) submit.disabled = !controls;
+  }
 }
 
 async function transcribe(event) {
   event.preventDefault();
   const form = $("stt-form");
   clearErrors(form);
+  if (!controls) return;
   const file = $("stt-file").files[0] || recorded;
   if (!file) {
     showError(form, { message: "Choose an audio file or record one.", param: "file" });

@@ -9,12 +9,24 @@ import { recordButton } from "./recorder.js";
 const $ = (id) => document.getElementById(id);
 let recorded = null;
 let onUse = () => {};
+let onChange = () => {};
 
 async function play(voice, audio) {
-  const response = await call(`v1/audio/voices/${encodeURIComponent(voice.id)}/audio`);
+  if (!audio.src) {
+    const response = await call(`v1/audio/voices/${encodeURIComponent(voice.id)}/audio`);
+    audio.src = URL.createObjectURL(await response.blob());
+  }
   audio.hidden = false;
-  audio.src = URL.createObjectURL(await response.blob());
   audio.play();
+}
+
+/** Reload the list after a change, tell Speak, and put focus somewhere useful. */
+async function changed(focusId) {
+  await refresh();
+  onChange();
+  const target = (focusId && document.querySelector(`[data-voice-id="${CSS.escape(focusId)}"] h3`)) || $("library-title");
+  target.tabIndex = -1;
+  target.focus();
 }
 
 function row(voice, cloners) {
@@ -45,7 +57,7 @@ function row(voice, cloners) {
     }
     try {
       await call(`v1/audio/voices/${encodeURIComponent(voice.id)}`, { method: "DELETE" });
-      await refresh();
+      await changed(null);
     } catch (err) {
       status.hidden = false;
       status.textContent = err.message;
@@ -71,7 +83,7 @@ function startRename(item, voice, title) {
     clearErrors(form);
     try {
       await call(`v1/audio/voices/${encodeURIComponent(voice.id)}`, { method: "PATCH", json: { name: input.value } });
-      await refresh();
+      await changed(voice.id);
     } catch (err) {
       showError(form, err);
     }
@@ -82,6 +94,7 @@ function startRename(item, voice, title) {
 }
 
 export async function refresh() {
+  for (const audio of document.querySelectorAll("#voice-list audio")) if (audio.src) URL.revokeObjectURL(audio.src);
   const [{ data }, models] = await Promise.all([getJSON("v1/audio/voices?source=library&detail=true"), cloningModels()]);
   const cloners = models.map((m) => m.id);
   $("voice-list").replaceChildren(...data.map((voice) => row(voice, cloners)));
@@ -107,7 +120,12 @@ async function create(event) {
     if (value) data.append(key, value);
   }
   if ($("voice-consent").checked) {
-    data.append("consent", $("voice-consent-by").value.trim());
+    const by = $("voice-consent-by").value.trim();
+    if (!by) {
+      showError(form, { param: "consent_by", message: "Say who gave their consent: their name." });
+      return;
+    }
+    data.append("consent", by);
     data.append("consent_statement", $("voice-consent-text").textContent.trim());
   }
   const submit = form.querySelector("button[type=submit]");
@@ -121,6 +139,7 @@ async function create(event) {
     $("voice-record-status").textContent = "";
     $("voice-status").textContent = `Added “${voice.name}”.`;
     await refresh();
+    onChange();
   } catch (err) {
     $("voice-status").textContent = "";
     showError(form, err);
@@ -129,12 +148,14 @@ async function create(event) {
   }
 }
 
-export async function initVoices(use) {
+export async function initVoices(use, change) {
   onUse = use;
+  onChange = change;
   $("voice-form").onsubmit = create;
   recordButton($("voice-record"), $("voice-record-status"), (file) => {
     recorded = file;
     const preview = $("voice-recording");
+    if (preview.src) URL.revokeObjectURL(preview.src);
     preview.src = URL.createObjectURL(file);
     preview.hidden = false;
   });
