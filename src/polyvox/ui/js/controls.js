@@ -70,7 +70,7 @@ function specControl(name, spec, prefix) {
     const number = el("input", {
       type: "number", id, "data-param": name, "aria-describedby": describedBy, inputmode: "decimal",
       step: step(spec), min: spec.minimum ?? undefined, max: spec.maximum ?? undefined,
-      placeholder: spec.default == null ? "model default" : String(spec.default),
+      placeholder: spec.default == null ? "default" : String(spec.default),
     });
     const initial = spec.default ?? (bounded ? (spec.minimum + spec.maximum) / 2 : "");
     number.value = spec.default == null ? "" : String(spec.default);
