@@ -70,6 +70,8 @@ class SpeechJob:
         self._timeout = timeout
         self._grow_chars = grow_chars
         self._splits_text = splits_text
+        self._behind = False
+        """The client's audio ran out before this call (see ``_limit``)."""
         self._started = time.monotonic()
 
     @property
@@ -83,7 +85,9 @@ class SpeechJob:
             return self._grow_chars
         lead = self.audio_seconds - (time.monotonic() - self._started)
         alone = self._scheduler.active == 1
-        return budget(self.calls, self._grow_chars, grow=alone and not 0 <= lead <= AHEAD_SECONDS)
+        grow = alone and not 0 <= lead <= AHEAD_SECONDS
+        self._behind = grow and lead < 0 and self.calls > 0
+        return budget(self.calls, self._grow_chars, grow=grow, behind=self._behind)
 
     async def _call(
         self, engine: TTSEngine, chunk: TextChunk, threads: int, queue: asyncio.Queue[object]
@@ -91,7 +95,9 @@ class SpeechJob:
         """One engine call; each audio chunk is queued for the client as it is yielded."""
         started = time.perf_counter()
         seconds = 0.0
-        request = replace(self.request, text=chunk.text, threads=threads)
+        request = replace(
+            self.request, text=chunk.text, threads=threads, early_audio=not self._behind
+        )
         # closed at once when the job is cancelled, so a remote request ends with it
         async with contextlib.aclosing(engine.synthesize(request)) as chunks:
             async for audio in chunks:

@@ -2,8 +2,9 @@
 
 Chunks grow while a request is served alone and its audio plays ahead of real time: a
 first phrase, then a sentence, then several sentences per engine call (up to a budget that
-doubles per call), so fewer, larger calls serve long texts. Under contention every call is
-one sentence, so requests keep taking turns sentence by sentence.
+doubles per call), so fewer, larger calls serve long texts. When the engine is slower than
+real time, every call after the first phrase is as large as the cap allows. Under contention
+every call is one sentence, so requests keep taking turns sentence by sentence.
 """
 
 from __future__ import annotations
@@ -19,9 +20,17 @@ GROWTH_START_CHARS = 200
 """Budget of the third call; each later call may take twice as much, up to the cap."""
 
 
-def budget(call: int, cap: int, *, grow: bool) -> int:
-    """Characters call number ``call`` (from 0) may carry; 0 means one chunk as it is."""
-    if not grow or call < 2:
+def budget(call: int, cap: int, *, grow: bool, behind: bool = False) -> int:
+    """Characters call number ``call`` (from 0) may carry; 0 means one chunk as it is.
+
+    ``behind``: the client's audio has run out (an engine slower than real time). A pause
+    is coming either way, so every call after the first phrase takes the cap: the fewest,
+    largest calls end the text soonest (an engine speaks short inputs less efficiently)."""
+    if not grow or call < 1:
+        return 0
+    if behind:
+        return cap
+    if call < 2:
         return 0
     return min(cap, GROWTH_START_CHARS << (call - 2))
 

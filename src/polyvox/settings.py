@@ -114,7 +114,8 @@ class Settings(BaseSettings):
     chunk_grow_chars: Annotated[int, Field(ge=20, le=100_000)] = 1200
     """Most text one engine call gets once calls have grown: a request alone on its model,
     with audio playing ahead of real time, gets one phrase, one sentence, then up to 200,
-    400, 800, ... characters of whole sentences per call."""
+    400, 800, ... characters of whole sentences per call; with an engine slower than real
+    time, one phrase and then this much per call."""
 
     api_keys: list[SecretStr] = []
     """Accepted API keys (``Authorization: Bearer KEY``); empty: no auth. /health stays open.

@@ -102,6 +102,11 @@ class SpeechRequest:
     voice_attributes: Mapping[str, ParamValue] = field(default_factory=dict)
     threads: int | None = None
     """CPU threads this call may use (its share of the cores); None: the engine's default."""
+    early_audio: bool = True
+    """The client is waiting on this call's first audio: an engine that speaks a call in
+    pieces may yield a short first piece. False when the client's audio has run out (an
+    engine slower than real time): a pause is coming either way, so the fewest, longest
+    pieces end the text soonest."""
 
 
 @dataclass(frozen=True)

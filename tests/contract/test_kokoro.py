@@ -17,7 +17,7 @@ from polyvox.errors import EngineUnavailable, InvalidRequest, VoiceNotFound
 from polyvox.models import ConfigError
 from polyvox.service import SpeechService
 from polyvox.settings import ModelConfig, Settings
-from polyvox.types import SpeechParams, TranscriptionParams
+from polyvox.types import SpeechParams, SpeechRequest, TranscriptionParams
 from tests.conftest import LiveServer, start_server
 from tests.stt_audio import normalise
 
@@ -169,3 +169,20 @@ def test_http_lists_voices_and_refuses_a_bad_blend_before_audio(server: LiveServ
     error = response.json()["error"]
     assert error["param"] == "voice"
     assert "'nobody'" in error["message"]
+
+
+@pytest.mark.parametrize("early", [True, False])
+def test_a_call_speaks_its_first_sentence_early_only_when_asked(
+    service: SpeechService, early: bool
+) -> None:
+    text = "The lamp was lit. Ships passed in the night, slowly, one by one."
+
+    async def pieces() -> list[int]:
+        engine = await service.pool.load("kokoro")
+        request = SpeechRequest(text=text, voice="jf_alpha", early_audio=early)
+        return [len(chunk.samples) async for chunk in engine.synthesize(request)]  # type: ignore[attr-defined]
+
+    lengths = asyncio.run(pieces())
+    # early: the first sentence alone, then the rest; else one balanced batch, as raw
+    assert len(lengths) == (2 if early else 1)
+    assert sum(lengths) > 2 * 24000  # both sentences were spoken

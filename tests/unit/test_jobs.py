@@ -29,6 +29,7 @@ class GatedEngine:
     def __init__(self) -> None:
         self.gate = asyncio.Event()
         self.texts: list[str] = []
+        self.early: list[bool] = []
 
     def voices(self) -> list[VoiceInfo]:
         return [VoiceInfo("v", "v", "en", "gated", RATE)]
@@ -41,6 +42,7 @@ class GatedEngine:
 
     async def synthesize(self, req: SpeechRequest) -> AsyncIterator[AudioChunk]:
         self.texts.append(req.text)
+        self.early.append(req.early_audio)
         for i, _ in enumerate(req.text.split(". ")):
             if i == 1:
                 await self.gate.wait()
@@ -77,6 +79,8 @@ async def test_calls_grow_when_alone_and_ahead() -> None:
     audio = [chunk async for chunk in job(engine, pieces).audio()]
     assert len(engine.texts) < 10  # far fewer calls than 40 sentences
     assert engine.texts[1].count(".") == 1  # the second call is one sentence
+    assert len(engine.early) == len(engine.texts)
+    assert all(engine.early)  # ahead of real time: first pieces early
     assert len(audio) >= 40
 
 
@@ -85,6 +89,7 @@ class SlowEngine(GatedEngine):
 
     async def synthesize(self, req: SpeechRequest) -> AsyncIterator[AudioChunk]:
         self.texts.append(req.text)
+        self.early.append(req.early_audio)
         for _ in req.text.split(". "):
             await asyncio.sleep(0.02)
             yield AudioChunk(np.zeros(RATE // 1000, dtype=np.float32), RATE)
@@ -95,8 +100,9 @@ async def test_calls_grow_when_alone_and_the_engine_is_slower_than_real_time() -
     sentences = " ".join(f"Sentence number {i} is here." for i in range(20))
     pieces = Pieces(split(sentences, first_max_words=3))
     audio = [chunk async for chunk in job(engine, pieces).audio()]
-    assert engine.texts[1].count(".") == 1  # the second call is still one sentence
-    assert len(engine.texts) < 8  # then calls grow: a pause is coming either way
+    assert engine.texts[0] == "Sentence number 0 is here."  # the first chunk, heard at once
+    assert len(engine.texts) == 2  # then the rest in one call: a pause is coming either way
+    assert engine.early == [True, False]  # and the engine need not hurry its first piece
     assert len(audio) >= 20
 
 
@@ -135,3 +141,8 @@ async def test_text_that_streams_in_is_spoken_sentence_by_sentence() -> None:
 def test_budget_doubles_from_the_third_call() -> None:
     assert [budget(call, 1000, grow=True) for call in range(6)] == [0, 0, 200, 400, 800, 1000]
     assert budget(5, 1000, grow=False) == 0
+
+
+def test_budget_behind_real_time_is_the_cap_after_the_first_phrase() -> None:
+    assert [budget(call, 1000, grow=True, behind=True) for call in range(3)] == [0, 1000, 1000]
+    assert budget(1, 1000, grow=False, behind=True) == 0  # others wait: one sentence

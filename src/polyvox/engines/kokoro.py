@@ -40,10 +40,11 @@ _ESPEAK = {"zh": "cmn"}  # espeak-ng's names where they differ from ours
 GENDERS = {"f": "female", "m": "male"}
 _NAMED = re.compile(r"[a-z][fm]_")
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
-"""A call's first sentence is a batch of its own, heard while the rest is spoken; the rest
-goes in batches as long as kokoro-onnx takes (510 phonemes, balanced), as its own
-``create_stream`` does: Kokoro speaks short batches slower, and a grown call (several
-sentences) then costs what the same text costs raw."""
+"""A call's first sentence is a batch of its own, heard while the rest is spoken (unless
+the client's audio has run out: ``SpeechRequest.early_audio``); the rest goes in batches as
+long as kokoro-onnx takes (510 phonemes, balanced), as its own ``create_stream`` does:
+Kokoro speaks short batches slower, and a grown call (several sentences) then costs what the
+same text costs raw."""
 Style = npt.NDArray[np.float32]
 
 
@@ -278,15 +279,18 @@ class KokoroEngine:
             )
         speed = 1.0 if req.speed is None else req.speed
         threads = self._settings.threads or min(req.threads or CORES, CORES)
-        return self._batches(self._kokoro(threads), req.text, style, language, speed)
+        kokoro = self._kokoro(threads)
+        return self._batches(kokoro, req.text, style, language, speed, req.early_audio)
 
     def _batches(
-        self, kokoro: Any, text: str, style: Style, language: str, speed: float
+        self, kokoro: Any, text: str, style: Style, language: str, speed: float, early: bool
     ) -> Iterator[AudioChunk]:
         from kokoro_onnx.chunker import pause_after, split_phonemes
 
-        phonemes = kokoro.tokenizer.phonemize(text, _ESPEAK.get(language, language))
-        first, *rest = _SENTENCE_END.split(" ".join(phonemes.split()), maxsplit=1)
+        phonemes = " ".join(
+            kokoro.tokenizer.phonemize(text, _ESPEAK.get(language, language)).split()
+        )
+        first, *rest = _SENTENCE_END.split(phonemes, maxsplit=1) if early else [phonemes]
         batches = split_phonemes(first) + (split_phonemes(rest[0]) if rest else [])
         for batch in batches:
             audio, _ = kokoro.create(batch, style, speed=speed, is_phonemes=True)
