@@ -40,11 +40,10 @@ _ESPEAK = {"zh": "cmn"}  # espeak-ng's names where they differ from ours
 GENDERS = {"f": "female", "m": "male"}
 _NAMED = re.compile(r"[a-z][fm]_")
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
-"""A call's first sentence is a batch of its own, heard while the rest is spoken (unless
-the client's audio has run out: ``SpeechRequest.early_audio``); the rest goes in batches as
-long as kokoro-onnx takes (510 phonemes, balanced), as its own ``create_stream`` does:
-Kokoro speaks short batches slower, and a grown call (several sentences) then costs what the
-same text costs raw."""
+"""A call's first sentence is a batch of its own, heard while the rest is spoken (if
+``early_audio``); the rest goes in batches as long as kokoro-onnx takes (510 phonemes,
+balanced), as its own ``create_stream`` does: Kokoro speaks short batches slower, and a
+grown call (several sentences) then costs what the same text costs raw."""
 Style = npt.NDArray[np.float32]
 
 
@@ -279,17 +278,16 @@ class KokoroEngine:
             )
         speed = 1.0 if req.speed is None else req.speed
         threads = self._settings.threads or min(req.threads or CORES, CORES)
-        kokoro = self._kokoro(threads)
-        return self._batches(kokoro, req.text, style, language, speed, req.early_audio)
+        return self._batches(self._kokoro(threads), req, style, language, speed)
 
     def _batches(
-        self, kokoro: Any, text: str, style: Style, language: str, speed: float, early: bool
+        self, kokoro: Any, req: SpeechRequest, style: Style, language: str, speed: float
     ) -> Iterator[AudioChunk]:
         from kokoro_onnx.chunker import pause_after, split_phonemes
 
-        phonemes = " ".join(
-            kokoro.tokenizer.phonemize(text, _ESPEAK.get(language, language)).split()
-        )
+        phonemes = kokoro.tokenizer.phonemize(req.text, _ESPEAK.get(language, language))
+        phonemes = " ".join(phonemes.split())
+        early = req.early_audio  # else one balanced run: the fewest batches
         first, *rest = _SENTENCE_END.split(phonemes, maxsplit=1) if early else [phonemes]
         batches = split_phonemes(first) + (split_phonemes(rest[0]) if rest else [])
         for batch in batches:
