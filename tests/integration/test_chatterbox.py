@@ -29,7 +29,7 @@ from tests.worker.test_runpod_api import post, start_worker
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(1500)]
 TINY_DIR = ENV_DIR.parent / "tiny"
 TEXT = "Hello there, how are you today?"
-CAP = {"max_new_tokens": 24}  # a random T3 never samples its stop token: two windows (12, 24)
+CAP = {"max_new_tokens": 24}  # a random T3 never samples its stop token: two windows (12, rest)
 
 
 def tiny(env: Path, name: str, multilingual: bool) -> Path:

@@ -20,12 +20,12 @@ import numpy as np
 
 from polyvox.engines.chatterbox_model import missing_files
 from polyvox.engines.chatterbox_options import (
-    HOLD_TOKENS,
+    CROSSFADE_TOKENS,
     ChatterboxOptions,
     _params,
     languages,
 )
-from polyvox.engines.chatterbox_stream import Sampling, Windows, speech_tokens
+from polyvox.engines.chatterbox_stream import Sampling, Windows, s3gen_render, speech_tokens
 from polyvox.engines.conditioning import ConditioningCache, default_directory
 from polyvox.engines.torch_support import checkpoint_directory, inference_steps, torch_device
 from polyvox.errors import InvalidRequest
@@ -152,8 +152,9 @@ class ChatterboxEngine:
                 max_new_tokens=self._token_budget(req.text),
             )  # fmt: skip
             windows = Windows(
-                tts.s3gen, conds.gen, context=self._options.context_tokens, hold=HOLD_TOKENS
-            )
+                s3gen_render(tts.s3gen, conds.gen), context=self._options.context_tokens,
+                crossfade=CROSSFADE_TOKENS,
+            )  # fmt: skip
             tokens: list[int] = []
             window = self._options.first_window if self._options.stream else math.inf
             for token in speech_tokens(tts.t3, conds.t3, text, sampling):

@@ -9,10 +9,11 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from polyvox.engines.chatterbox_model import HUB_REPO, LANGUAGES
+from polyvox.engines.chatterbox_stream import LOOKAHEAD_TOKENS
 from polyvox.types import ParamSpec
 
-HOLD_TOKENS = 3
-"""Tokens at a window's end held for the next window (S3Gen's lookahead)."""
+CROSSFADE_TOKENS = 2
+"""Tokens of audio at a window's end held back and crossfaded into the next window's."""
 
 
 class ChatterboxOptions(BaseModel):
@@ -37,8 +38,9 @@ class ChatterboxOptions(BaseModel):
     """A call samples at most 25 + this x its characters tokens (T3 can fail to stop)."""
     stream: bool = True
     """Audio in windows while T3 samples; off: each call's audio in one piece."""
-    first_window: Annotated[int, Field(ge=HOLD_TOKENS + 1, le=1000)] = 12
-    """Tokens before the first window is decoded; each later window doubles the tokens."""
+    first_window: Annotated[int, Field(ge=LOOKAHEAD_TOKENS + CROSSFADE_TOKENS + 1, le=1000)] = 12
+    """Tokens before the first window is decoded (its audio: all but the last three, which
+    wait for their lookahead, and the crossfade); each later window doubles the tokens."""
     context_tokens: Annotated[int, Field(ge=0, le=500)] = 25
     """Tokens before a window decoded again as its context (and then dropped)."""
     max_call_chars: Annotated[int, Field(ge=20, le=2000)] = 300

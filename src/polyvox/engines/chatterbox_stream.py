@@ -7,10 +7,13 @@ S3Gen in windows, as ``chatterbox-streaming`` does: each window re-decodes some 
 before it for context and keeps only the audio after them. Where that project fades each
 window in from silence, the region a window shares with the previous one is overlap-added
 (a raised-cosine crossfade between the two renderings of the same samples), so no join is
-heard. The last tokens of a window are held back until the next one: S3Gen looks ahead
-three tokens, so their audio changes once more tokens are known.
+heard. A window that is not the last is rendered in S3Gen's own streaming mode
+(``finalize=False``): its last three tokens, whose audio depends on the three after them
+(the flow's lookahead), are left out until the next window knows their successors, rather
+than rendered against silence and thrown away.
 
-Runs inside the ``chatterbox`` engine environment (torch).
+``speech_tokens`` and ``s3gen_render`` run inside the ``chatterbox`` engine environment
+(torch); ``Windows`` is numpy alone.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ SAMPLES_PER_TOKEN = 960
 """S3Gen: 25 speech tokens per second of 24 kHz audio."""
 VALID_TOKENS = 6561
 """Speech token ids at or above this are special (start, stop, padding): never decoded."""
+LOOKAHEAD_TOKENS = 3
+"""S3Gen's flow looks three tokens ahead (``pre_lookahead_len``)."""
 ALIGNMENT_LAYER = 9
 """The attention layer T3's multilingual alignment checks read (as the library's)."""
 
@@ -131,27 +136,83 @@ def _picker(sampling: Sampling) -> Callable[[Any, Any], Any]:
     return pick
 
 
+Render = Callable[[list[int], bool], Audio]
+"""(tokens, final) -> their audio from the first token on; not final: without the audio of
+the last ``LOOKAHEAD_TOKENS`` (they wait for their lookahead)."""
+
+
+def s3gen_render(s3gen: Any, ref: dict[str, Any]) -> Render:
+    """S3Gen's ``inference`` (flow, HiFi-GAN, the fade-in at the start); not final: its
+    flow in streaming mode (``_streaming_mels``)."""
+    import torch
+
+    ref = {  # on the model's device and in its dtype, as the library casts it
+        key: torch.as_tensor(value).to(device=s3gen.device, dtype=s3gen.dtype)
+        if isinstance(value, np.ndarray | torch.Tensor) else value
+        for key, value in ref.items()
+    }  # fmt: skip
+
+    @torch.inference_mode()
+    def render(tokens: list[int], final: bool) -> Audio:
+        batch = torch.tensor([tokens], dtype=torch.long, device=s3gen.device)
+        if final:
+            mels = s3gen.flow_inference(batch, ref_dict=ref, finalize=True)
+        else:
+            mels = _streaming_mels(s3gen, batch, ref)
+        wav, _ = s3gen.hift_inference(mels.to(dtype=s3gen.dtype), None)
+        wav[:, : len(s3gen.trim_fade)] *= s3gen.trim_fade
+        audio: Audio = wav.squeeze(0).cpu().numpy().astype(np.float32)
+        return audio
+
+    return render
+
+
+def _streaming_mels(s3gen: Any, tokens: Any, ref: dict[str, Any]) -> Any:
+    """``CausalMaskedDiffWithXvec.inference`` of chatterbox-tts 0.1.7 with ``finalize=False``
+    for one utterance: the encoder reads every token, the decoder renders all but the last
+    ``LOOKAHEAD_TOKENS``. The library's own leaves the decoder's mask at the full length,
+    which fails on a shape check; here the mask is the frames rendered."""
+    import torch
+    import torch.nn.functional as F  # noqa: N812 - torch's own spelling
+
+    flow = s3gen.flow
+    embedding = F.normalize(torch.atleast_2d(ref["embedding"]), dim=1)
+    embedding = flow.spk_embed_affine_layer(embedding)
+    token = torch.cat([ref["prompt_token"].long(), tokens], dim=1)
+    length = torch.tensor([token.size(1)], device=token.device)
+    h, _ = flow.encoder(flow.input_embedding(token), length)
+    h = flow.encoder_proj(h[:, : -flow.pre_lookahead_len * flow.token_mel_ratio])
+    prompt = ref["prompt_feat"]
+    conds = torch.zeros([1, h.size(1), flow.output_size], dtype=h.dtype, device=h.device)
+    conds[:, : prompt.size(1)] = prompt
+    mask = torch.ones(1, 1, h.size(1), dtype=h.dtype, device=h.device)
+    mels, _ = flow.decoder(
+        mu=h.transpose(1, 2).contiguous(), mask=mask, spks=embedding,
+        cond=conds.transpose(1, 2), n_timesteps=10,
+    )  # fmt: skip
+    return mels[:, :, prompt.size(1) :]
+
+
 class Windows:
     """Speech tokens in, audio out: each ``decode`` renders the tokens so far (after some
-    context) and returns the audio that is now final, crossfaded into the last window's."""
+    context) and returns the audio that is now final, crossfaded into the last window's.
+    A window's last ``crossfade`` tokens of audio are held back: the next window renders
+    them again, with more context, and fades from the old rendering into the new."""
 
-    def __init__(self, s3gen: Any, ref: dict[str, Any], *, context: int, hold: int) -> None:
-        self._s3gen = s3gen
-        self._ref = ref
+    def __init__(self, render: Render, *, context: int, crossfade: int) -> None:
+        self._render = render
         self._context = context
-        self._hold = hold * SAMPLES_PER_TOKEN
+        self._hold = crossfade * SAMPLES_PER_TOKEN
         self._emitted = 0
         """Samples of this utterance returned so far (from its first token)."""
         self._tail: Audio = np.zeros(0, np.float32)
         """The previous window's rendering of the samples after ``_emitted``."""
 
     def decode(self, tokens: list[int], *, final: bool) -> Audio:
-        import torch
-
         first = max(0, self._emitted // SAMPLES_PER_TOKEN - self._context)
-        batch = torch.tensor(tokens[first:], dtype=torch.long, device=self._s3gen.device)
-        wav, _ = self._s3gen.inference(speech_tokens=batch, ref_dict=self._ref)
-        audio: Audio = wav.squeeze(0).detach().cpu().numpy().astype(np.float32)
+        if not final and len(tokens) - first <= LOOKAHEAD_TOKENS:
+            return np.zeros(0, np.float32)  # nothing it could render yet
+        audio = self._render(tokens[first:], final)
         offset = first * SAMPLES_PER_TOKEN  # where this window's audio starts
         end = offset + len(audio) if final else offset + len(audio) - self._hold
         if end <= self._emitted:
