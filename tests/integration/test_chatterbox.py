@@ -167,6 +167,39 @@ def test_audio_streams_inside_the_sentence_and_a_seed_reproduces_it(gateway: Liv
     assert not np.array_equal(audio, samples(other.content))
 
 
+FLOW_CHECK = """
+import sys, torch
+from pathlib import Path
+from polyvox.engines.chatterbox_model import load
+from polyvox.engines.chatterbox_stream import flow_mels
+
+tts = load(Path(sys.argv[1]), False, "cpu")
+s3gen, ref = tts.s3gen, tts.conds.gen
+tokens = torch.randint(0, 6561, (1, 20), generator=torch.Generator().manual_seed(3))
+with torch.inference_mode():
+    torch.manual_seed(5)
+    library = s3gen.flow_inference(tokens, ref_dict=dict(ref), finalize=True)
+    torch.manual_seed(5)
+    ours = flow_mels(s3gen, tokens, ref, final=True)
+    streaming = flow_mels(s3gen, tokens, ref, final=False)
+assert torch.equal(ours, library), (ours - library).abs().max()
+assert streaming.shape == (1, 80, 2 * (20 - 3)), streaming.shape
+print("ok")
+"""
+
+
+def test_the_streaming_flow_is_the_librarys_flow(checkpoints: dict[str, Path]) -> None:
+    """polyvox's port of S3Gen's flow (for windows in streaming mode) gives the library's
+    mels sample for sample when finalizing, and drops the lookahead's frames when not."""
+    python = ENV_DIR / "chatterbox/bin/python"
+    run = subprocess.run(
+        [str(python), "-c", FLOW_CHECK, str(checkpoints["en"])],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.strip().endswith("ok")
+
+
 def test_the_seed_job_clones_in_french_and_reuses_the_conditionals(
     gateway: LiveServer, worker: str
 ) -> None:

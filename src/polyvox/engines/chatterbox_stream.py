@@ -143,7 +143,7 @@ the last ``LOOKAHEAD_TOKENS`` (they wait for their lookahead)."""
 
 def s3gen_render(s3gen: Any, ref: dict[str, Any]) -> Render:
     """S3Gen's ``inference`` (flow, HiFi-GAN, the fade-in at the start); not final: its
-    flow in streaming mode (``_streaming_mels``)."""
+    flow in streaming mode (``flow_mels``)."""
     import torch
 
     ref = {  # on the model's device and in its dtype, as the library casts it
@@ -158,7 +158,7 @@ def s3gen_render(s3gen: Any, ref: dict[str, Any]) -> Render:
         if final:
             mels = s3gen.flow_inference(batch, ref_dict=ref, finalize=True)
         else:
-            mels = _streaming_mels(s3gen, batch, ref)
+            mels = flow_mels(s3gen, batch, ref, final=False)
         wav, _ = s3gen.hift_inference(mels.to(dtype=s3gen.dtype), None)
         wav[:, : len(s3gen.trim_fade)] *= s3gen.trim_fade
         audio: Audio = wav.squeeze(0).cpu().numpy().astype(np.float32)
@@ -167,11 +167,11 @@ def s3gen_render(s3gen: Any, ref: dict[str, Any]) -> Render:
     return render
 
 
-def _streaming_mels(s3gen: Any, tokens: Any, ref: dict[str, Any]) -> Any:
-    """``CausalMaskedDiffWithXvec.inference`` of chatterbox-tts 0.1.7 with ``finalize=False``
-    for one utterance: the encoder reads every token, the decoder renders all but the last
-    ``LOOKAHEAD_TOKENS``. The library's own leaves the decoder's mask at the full length,
-    which fails on a shape check; here the mask is the frames rendered."""
+def flow_mels(s3gen: Any, tokens: Any, ref: dict[str, Any], *, final: bool) -> Any:
+    """``CausalMaskedDiffWithXvec.inference`` of chatterbox-tts 0.1.7 for one utterance.
+    Not final: the encoder reads every token, the decoder renders all but the last
+    ``LOOKAHEAD_TOKENS``. The library's own ``finalize=False`` leaves the decoder's mask at
+    the full length, which fails on a shape check; here the mask is the frames rendered."""
     import torch
     import torch.nn.functional as F  # noqa: N812 - torch's own spelling
 
@@ -181,7 +181,9 @@ def _streaming_mels(s3gen: Any, tokens: Any, ref: dict[str, Any]) -> Any:
     token = torch.cat([ref["prompt_token"].long(), tokens], dim=1)
     length = torch.tensor([token.size(1)], device=token.device)
     h, _ = flow.encoder(flow.input_embedding(token), length)
-    h = flow.encoder_proj(h[:, : -flow.pre_lookahead_len * flow.token_mel_ratio])
+    if not final:
+        h = h[:, : -flow.pre_lookahead_len * flow.token_mel_ratio]
+    h = flow.encoder_proj(h)
     prompt = ref["prompt_feat"]
     conds = torch.zeros([1, h.size(1), flow.output_size], dtype=h.dtype, device=h.device)
     conds[:, : prompt.size(1)] = prompt
