@@ -188,16 +188,59 @@ print("ok")
 """
 
 
+SEED_CHECK = """
+import sys
+from pathlib import Path
+from polyvox.engines import chatterbox
+from polyvox.engines.chatterbox import ChatterboxEngine
+from polyvox.engines.chatterbox_options import ChatterboxOptions
+from polyvox.models import ModelSpec
+from polyvox.types import SpeechRequest
+
+sampled = []
+sample = chatterbox.speech_tokens
+
+def spy(*args):
+    sampled.append([])
+    for token in sample(*args):
+        sampled[-1].append(token)
+        yield token
+
+chatterbox.speech_tokens = spy
+for stream in (True, False):
+    options = ChatterboxOptions(checkpoint=Path(sys.argv[1]), max_new_tokens=40, stream=stream)
+    engine = ChatterboxEngine(ModelSpec(f"c{stream}", "chatterbox", options, 1))
+    engine.load()
+    request = SpeechRequest(text="Hello there, how are you today?", voice="default",
+                            params={"seed": 7})
+    pieces = list(engine.synthesize(request))
+    assert len(pieces) == (4 if stream else 1), len(pieces)
+assert sampled[0] == sampled[1], sampled
+print("ok")
+"""
+
+
+def in_environment(script: str, *args: str) -> None:
+    """Runs ``script`` with the chatterbox environment's python; it prints ok at its end."""
+    python = ENV_DIR / "chatterbox/bin/python"
+    run = subprocess.run(
+        [str(python), "-c", script, *args], capture_output=True, text=True, timeout=600
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.strip().endswith("ok")
+
+
 def test_the_streaming_flow_is_the_librarys_flow(checkpoints: dict[str, Path]) -> None:
     """polyvox's port of S3Gen's flow (for windows in streaming mode) gives the library's
     mels sample for sample when finalizing, and drops the lookahead's frames when not."""
-    python = ENV_DIR / "chatterbox/bin/python"
-    run = subprocess.run(
-        [str(python), "-c", FLOW_CHECK, str(checkpoints["en"])],
-        capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-    assert run.returncode == 0, run.stderr[-3000:]
-    assert run.stdout.strip().endswith("ok")
+    in_environment(FLOW_CHECK, str(checkpoints["en"]))
+
+
+def test_a_seed_samples_the_same_tokens_with_windows_or_without(
+    checkpoints: dict[str, Path],
+) -> None:
+    """Decoding windows between T3's draws does not move torch's generator under them."""
+    in_environment(SEED_CHECK, str(checkpoints["en"]))
 
 
 def test_the_seed_job_clones_in_french_and_reuses_the_conditionals(

@@ -143,7 +143,8 @@ the last ``LOOKAHEAD_TOKENS`` (they wait for their lookahead)."""
 
 def s3gen_render(s3gen: Any, ref: dict[str, Any]) -> Render:
     """S3Gen's ``inference`` (flow, HiFi-GAN, the fade-in at the start); not final: its
-    flow in streaming mode (``flow_mels``)."""
+    flow in streaming mode (``flow_mels``). The flow's and HiFi-GAN's noise come from a fork of
+    torch's generator, so a seed samples the same speech tokens with windows or without."""
     import torch
 
     ref = {  # on the model's device and in its dtype, as the library casts it
@@ -152,15 +153,18 @@ def s3gen_render(s3gen: Any, ref: dict[str, Any]) -> Render:
         for key, value in ref.items()
     }  # fmt: skip
 
-    @torch.inference_mode()
+    cuda = [s3gen.device] if s3gen.device.type == "cuda" else []
+
     def render(tokens: list[int], final: bool) -> Audio:
         batch = torch.tensor([tokens], dtype=torch.long, device=s3gen.device)
-        if final:
-            mels = s3gen.flow_inference(batch, ref_dict=ref, finalize=True)
-        else:
-            mels = flow_mels(s3gen, batch, ref, final=False)
-        wav, _ = s3gen.hift_inference(mels.to(dtype=s3gen.dtype), None)
-        wav[:, : len(s3gen.trim_fade)] *= s3gen.trim_fade
+        # the noise comes from a fork: T3's draws go on as if this were not here
+        with torch.inference_mode(), torch.random.fork_rng(devices=cuda):
+            if final:
+                mels = s3gen.flow_inference(batch, ref_dict=ref, finalize=True)
+            else:
+                mels = flow_mels(s3gen, batch, ref, final=False)
+            wav, _ = s3gen.hift_inference(mels.to(dtype=s3gen.dtype), None)
+            wav[:, : len(s3gen.trim_fade)] *= s3gen.trim_fade
         audio: Audio = wav.squeeze(0).cpu().numpy().astype(np.float32)
         return audio
 
