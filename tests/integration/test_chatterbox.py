@@ -214,7 +214,7 @@ for stream in (True, False):
     request = SpeechRequest(text="Hello there, how are you today?", voice="default",
                             params={"seed": 7})
     pieces = list(engine.synthesize(request))
-    assert len(pieces) == (4 if stream else 1), len(pieces)
+    assert (len(pieces) > 1) == stream, len(pieces)  # windows, or one piece
 assert sampled[0] == sampled[1], sampled
 print("ok")
 """
