@@ -88,13 +88,15 @@ def normalise(text: str) -> str:
 
 
 @lru_cache(maxsize=4)
-def silent_flac(seconds: int, rate: int = 16000) -> bytes:
+def silent_flac(seconds: int, rate: int = 16000, frame_size: int | None = None) -> bytes:
     """``seconds`` of digital silence as FLAC (its header carries the length, as files made
-    by audio tools do): a small upload that decodes to a great deal of audio."""
+    by audio tools do): a small upload that decodes to a great deal of audio. The largest
+    ``frame_size`` FLAC allows (65,535) makes it smaller still: 20 minutes at 48 kHz in 12 KB."""
     buffer = io.BytesIO()
     block = np.zeros((1, rate * 10), dtype=np.float32)
+    options = {} if frame_size is None else {"frame_size": str(frame_size)}
     with av.open(buffer, "w", format="flac") as out:
-        stream = out.add_stream("flac", rate=rate)
+        stream = out.add_stream("flac", rate=rate, options=options)
         stream.layout = "mono"  # type: ignore[union-attr]
         for start in range(0, seconds * rate, block.shape[1]):
             frame = av.AudioFrame.from_ndarray(
@@ -106,3 +108,35 @@ def silent_flac(seconds: int, rate: int = 16000) -> bytes:
             out.mux(stream.encode(frame))  # type: ignore[union-attr]
         out.mux(stream.encode(None))  # type: ignore[union-attr]
     return buffer.getvalue()
+
+
+FLAC_MAX_FRAME = 65_535
+"""The most samples one FLAC frame holds (its block size is a 16-bit field)."""
+_STREAMINFO_TOTAL = slice(8 + 13, 8 + 18)
+"""Bytes of a FLAC file holding STREAMINFO's 36-bit total sample count (low nibble first)."""
+
+
+@lru_cache(maxsize=4)
+def low_rate_flac(rate: int, frames: int = 1) -> bytes:
+    """Noise at ``rate`` Hz (32 or 8: no real recording) in ``frames`` full 65,535-sample
+    FLAC frames, with STREAMINFO's total length zeroed ("unknown", as a streamed FLAC has it)
+    so nothing declares how long it is. One frame at 32 Hz is 34 minutes of "audio": 131 MB
+    as float32 once resampled to 16 kHz, from about 128 KB of file."""
+    buffer = io.BytesIO()
+    noise = np.random.default_rng(rate).standard_normal((1, FLAC_MAX_FRAME * frames)) * 0.1
+    with av.open(buffer, "w", format="flac") as out:
+        options = {"frame_size": str(FLAC_MAX_FRAME)}
+        stream = out.add_stream("flac", rate=rate, options=options)
+        stream.layout = "mono"  # type: ignore[union-attr]
+        frame = av.AudioFrame.from_ndarray(noise.astype(np.float32), format="flt", layout="mono")
+        frame.sample_rate = rate
+        frame.pts = 0
+        frame.time_base = Fraction(1, rate)
+        out.mux(stream.encode(frame))  # type: ignore[union-attr]
+        out.mux(stream.encode(None))  # type: ignore[union-attr]
+    data = bytearray(buffer.getvalue())
+    assert data[:4] == b"fLaC"
+    assert data[4] & 0x7F == 0  # STREAMINFO comes first
+    data[_STREAMINFO_TOTAL.start] &= 0xF0
+    data[_STREAMINFO_TOTAL.start + 1 : _STREAMINFO_TOTAL.stop] = bytes(4)
+    return bytes(data)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Literal, Protocol, cast, get_args
@@ -12,8 +11,8 @@ import av
 import numpy as np
 
 from polyvox.audio import Float32, float_to_int16
-from polyvox.decoding import open_audio
-from polyvox.errors import InvalidRequest, RequestTooLarge, UnsupportedAudio
+from polyvox.decoding import FrameBudget, check_format, open_audio, reading
+from polyvox.errors import InvalidRequest, RequestTooLarge
 
 AudioFormat = Literal["mp3", "opus", "aac", "flac", "wav", "pcm"]
 FORMATS: tuple[str, ...] = get_args(AudioFormat)
@@ -210,37 +209,34 @@ def create_encoder(fmt: str, in_rate: int, out_rate: int) -> Encoder:
     return _AvEncoder(_SPECS[fmt], in_rate, out_rate)
 
 
-def _limited(frames: Iterator[Any], max_seconds: float | None) -> Iterator[Any]:
-    """Pass decoded frames through; raise RequestTooLarge once they pass ``max_seconds``."""
-    seconds = 0.0
-    for frame in frames:
-        seconds += frame.samples / frame.sample_rate
-        if max_seconds is not None and seconds > max_seconds:
-            raise RequestTooLarge(
-                f"the audio file is longer than the limit of {max_seconds:g} seconds", param="file"
-            )
-        yield frame
-
-
 def decode(
-    data: bytes, *, sample_rate: int | None = None, max_seconds: float | None = None
+    data: bytes,
+    *,
+    sample_rate: int | None = None,
+    max_seconds: float | None = None,
+    param: str = "file",
 ) -> tuple[Float32, int]:
     """Decode any container PyAV reads to mono float32 (resampled when sample_rate is set).
 
-    Audio longer than ``max_seconds`` raises RequestTooLarge as soon as decoding passes it.
+    Each frame is checked before it is resampled (``decoding.FrameBudget``): audio longer
+    than ``max_seconds`` raises RequestTooLarge as soon as decoding passes it, and absurd
+    sample rates, channel counts or frame sizes are 415s naming ``param``.
     """
-    try:
-        with open_audio(data) as (container, stream):
-            rate = sample_rate or stream.codec_context.sample_rate
-            resampler = av.AudioResampler("flt", "mono", rate)
-            parts = [
-                out.to_ndarray()[0]
-                for frame in _limited(container.decode(stream), max_seconds)
-                for out in resampler.resample(frame)
-            ]
-            parts += [out.to_ndarray()[0] for out in resampler.resample(None)]
-    except av.FFmpegError as exc:
-        reason = getattr(exc, "strerror", None) or exc
-        raise UnsupportedAudio(f"could not decode the audio file: {reason}", param="file") from exc
+
+    def too_long() -> RequestTooLarge:
+        return RequestTooLarge(
+            f"the audio file is longer than the limit of {max_seconds:g} seconds", param=param
+        )
+
+    with reading(param), open_audio(data, param) as (container, stream):
+        rate = int(sample_rate or stream.codec_context.sample_rate)
+        check_format(rate, 1, param)
+        budget = FrameBudget(rate, max_seconds, too_long, param)
+        resampler = av.AudioResampler("flt", "mono", rate)
+        parts: list[Float32] = []
+        for frame in container.decode(stream):
+            budget.admit(frame)
+            parts += [out.to_ndarray()[0] for out in resampler.resample(frame)]
+        parts += [out.to_ndarray()[0] for out in resampler.resample(None)]
     samples = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
-    return samples.astype(np.float32, copy=False), int(rate)
+    return samples.astype(np.float32, copy=False), rate
