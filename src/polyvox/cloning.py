@@ -206,6 +206,16 @@ class Cloning:
                 await engine.forget_reference(digest)
         log.info("reference %s... forgotten", digest[:12])
 
+    async def collect_orphans(self) -> None:
+        """Sweep library audio no voice uses (past its grace period) and forget what was
+        built from it; in the background, so a failure is logged, never raised."""
+        try:
+            removed = await run_blocking(self.library.collect_orphans)
+            for digest in removed:
+                await self.forget(digest)
+        except PolyvoxError as exc:
+            log.warning("voice library: sweeping unused audio failed: %s", exc.message)
+
     def _forget_files(self, digest: str) -> None:
         (self.settings.reference.cache_dir / digest).unlink(missing_ok=True)
         self.transcripts.forget(digest)

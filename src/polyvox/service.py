@@ -83,8 +83,8 @@ class SpeechService:
 
     # -- lifecycle -----------------------------------------------------------------------
     async def start(self, preload: list[str] | None = None) -> None:
-        """Allocator settings, then preloading (``settings.preload`` unless given) and the
-        idle reaper, in the background."""
+        """Allocator settings, then preloading (``settings.preload`` unless given), the
+        idle reaper and a sweep of unused voice library audio, in the background."""
         limit_arenas(self.settings.malloc_arenas)
         models = self.settings.preload if preload is None else preload
         self._preloading = asyncio.create_task(self._preload(models))
@@ -92,6 +92,7 @@ class SpeechService:
             self._preloading,
             asyncio.create_task(self.pool.run_reaper()),
             asyncio.create_task(self.catalogue.describe()),  # remote models, in the background
+            asyncio.create_task(self.cloning.collect_orphans()),  # audio a crash left
         ]
 
     async def _preload(self, models: list[str]) -> None:

@@ -71,10 +71,16 @@ class VoiceLibrarySettings(BaseModel):
     """Reference files one voice is made of, at most."""
     loudness_dbfs: Annotated[float, Field(ge=-40, le=-6)] = -20.0
     """Loudness references are normalised to (RMS of the speech, dBFS; peaks stay under -1)."""
+    orphan_grace_seconds: Annotated[float, Field(ge=60, le=30 * 86_400)] = 3600.0
+    """Audio no voice uses (a crash came between a delete and its audio's removal) is swept
+    when the server starts and after each delete, once it is this many seconds old: a
+    create that stored its audio and has not yet written its record is never swept."""
 
 
 class WyomingSettings(BaseModel):
-    """The Wyoming protocol server (Home Assistant), beside the HTTP server."""
+    """The Wyoming protocol server (Home Assistant), beside the HTTP server.
+
+    Wyoming has no credentials, so its bounds are per peer address and per connection."""
 
     uri: Annotated[str | None, Field(pattern=r"^(tcp://[^/]+:\d+|unix://.+)$")] = None
     """``tcp://HOST:PORT`` (or ``unix://PATH``) to serve Wyoming on; None: off."""

@@ -124,6 +124,15 @@ class ConsentBody(BaseModel):
     statement: str | None = Field(None, max_length=4000)
 
 
+class ConsentCard(BaseModel):
+    """A voice's consent as stored: no input limits, so a record an older server kept with
+    a longer field is still shown."""
+
+    by: str
+    at: str | None = None
+    statement: str | None = None
+
+
 class VoiceBody(BaseModel):
     """``POST /v1/audio/voices`` as JSON (multipart takes the same fields, files as
     ``audio_sample``); on ``POST/PATCH /v1/audio/voices/{id}`` every field is optional."""
@@ -160,7 +169,7 @@ class LibraryVoiceCard(BaseModel):
     digest: str
     """SHA-256 of the prepared reference (``reference_audio: "sha256:<digest>"`` names it)."""
     defaults: dict[str, dict[str, ScalarValue]]
-    consent: ConsentBody
+    consent: ConsentCard
     models: list[str]
     """Served models that clone voices, and so can speak this one."""
 

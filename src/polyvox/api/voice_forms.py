@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -16,7 +17,7 @@ from polyvox.api.schemas import ConsentBody, VoiceBody
 from polyvox.errors import InvalidRequest, MalformedRequest
 from polyvox.service import SpeechService
 from polyvox.threads import run_blocking
-from polyvox.voices.records import Consent, VoiceDraft
+from polyvox.voices.records import Consent, VoiceDraft, check_draft
 from polyvox.voices.reference import decode_base64
 
 _TEXT_FIELDS = ("name", "language", "transcript", "defaults", "consent")
@@ -78,8 +79,9 @@ async def _form(request: Request, files: int) -> tuple[dict[str, Any], list[byte
     return fields, audio
 
 
-async def read_draft(request: Request, service: SpeechService) -> VoiceDraft:
-    """The voice a request describes; URLs are fetched (SSRF-guarded) and base64 decoded."""
+async def read_draft(request: Request, service: SpeechService, *, creating: bool) -> VoiceDraft:
+    """The voice a request describes, its fields checked first (422s before any download);
+    URLs are fetched (SSRF-guarded) and base64 decoded."""
     kind = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     audio: list[bytes] | None = None
     if kind in ("multipart/form-data", "application/x-www-form-urlencoded"):
@@ -92,6 +94,15 @@ async def read_draft(request: Request, service: SpeechService) -> VoiceDraft:
         if not isinstance(fields, dict):
             raise MalformedRequest("the body must be a JSON object")
     body = _body(fields)
+    defaults = None if body.defaults is None else {k: dict(v) for k, v in body.defaults.items()}
+    draft = VoiceDraft(
+        name=body.name,
+        language=body.language,
+        transcript=body.transcript,
+        defaults=defaults,
+        consent=_consent(body.consent),
+    )
+    check_draft(draft, creating=creating)
     if audio is None and body.audio_sample is not None:
         sources = [body.audio_sample] if isinstance(body.audio_sample, str) else body.audio_sample
         most = service.settings.voices.max_files
@@ -100,11 +111,7 @@ async def read_draft(request: Request, service: SpeechService) -> VoiceDraft:
                 f"a voice takes at most {most} reference files", param="audio_sample"
             )
         audio = [await _fetch(service, s, f"audio_sample[{i}]") for i, s in enumerate(sources)]
-    defaults = None if body.defaults is None else {k: dict(v) for k, v in body.defaults.items()}
-    return VoiceDraft(
-        name=body.name, audio=audio, language=body.language, transcript=body.transcript,
-        defaults=defaults, consent=_consent(body.consent),
-    )  # fmt: skip
+    return replace(draft, audio=audio)
 
 
 async def _fetch(service: SpeechService, source: str, param: str) -> bytes:

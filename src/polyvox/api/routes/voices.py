@@ -3,15 +3,17 @@ delete) in the shape of OpenAI's custom voices; ``/v1/audio/references``: cache 
 
 from __future__ import annotations
 
+import logging
 import re
 from functools import partial
 from typing import Any, Literal
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Request, Response
+from pydantic import ValidationError
 
 from polyvox.api.deps import CallerDep, ServiceDep
 from polyvox.api.schemas import (
-    ConsentBody,
+    ConsentCard,
     LibraryVoiceCard,
     LibraryVoiceList,
     VoiceBody,
@@ -21,13 +23,14 @@ from polyvox.api.schemas import (
 )
 from polyvox.api.voice_forms import read_draft
 from polyvox.engines.wire import capabilities
-from polyvox.errors import Forbidden, InvalidRequest
+from polyvox.errors import Forbidden, InvalidRequest, VoiceNotFound
 from polyvox.service import SpeechService
 from polyvox.threads import run_blocking
 from polyvox.types import EngineInfo, VoiceInfo
 from polyvox.voices.preparation import SAMPLE_RATE
 from polyvox.voices.records import LibraryVoice
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["voices"])
 _DIGEST = re.compile(r"[0-9a-f]{64}")
 
@@ -81,7 +84,8 @@ async def list_voices(
             message = "detail=true lists library voices: add source=library"
             raise InvalidRequest(message, param="detail")
         records = await run_blocking(partial(service.library.voices, caller))
-        return LibraryVoiceList(data=[_card(service, v) for v in records])
+        shown = [_shown(service, v) for v in records]
+        return LibraryVoiceList(data=[c for c in shown if c is not None])
     await service.catalogue.describe(model)
     cards: list[VoiceCard] = []
     if source in (None, "engine"):
@@ -110,8 +114,27 @@ def _library_card(voice: LibraryVoice, info: EngineInfo) -> VoiceCard:
     )  # fmt: skip
 
 
+def _shown(service: SpeechService, voice: LibraryVoice) -> LibraryVoiceCard | None:
+    """A voice's card; None (and a warning) for a record that cannot be shown, so one
+    stored record never fails a listing."""
+    try:
+        return _card(service, voice)
+    except ValidationError as exc:
+        fields = sorted({".".join(map(str, e["loc"])) for e in exc.errors()})
+        log.warning("voice library: %s cannot be shown (%s): skipped", voice.id, fields)
+        return None
+
+
+def _one(service: SpeechService, voice: LibraryVoice) -> LibraryVoiceCard:
+    """A voice's card; a record that cannot be shown is answered as unreadable ones are."""
+    card = _shown(service, voice)
+    if card is None:
+        raise VoiceNotFound(f"no library voice {voice.id!r}", param="voice")
+    return card
+
+
 def _card(service: SpeechService, voice: LibraryVoice) -> LibraryVoiceCard:
-    consent = ConsentBody(
+    consent = ConsentCard(
         by=voice.consent.by, at=voice.consent.at, statement=voice.consent.statement
     )
     return LibraryVoiceCard(
@@ -129,16 +152,16 @@ async def create_voice(
 ) -> LibraryVoiceCard:
     """A library voice from reference audio (multipart ``audio_sample`` files, or URLs /
     base64 in JSON), a name and the speaker's consent; owned by the caller's API key."""
-    draft = await read_draft(request, service)
+    draft = await read_draft(request, service, creating=True)
     voice = await run_blocking(partial(service.library.create, caller, draft))
-    return _card(service, voice)
+    return _one(service, voice)
 
 
 @router.get("/v1/audio/voices/{voice_id}")
 async def get_voice(voice_id: str, service: ServiceDep, caller: CallerDep) -> LibraryVoiceCard:
     """A library voice by id or name (404 when it is unknown or another key's)."""
     voice = await run_blocking(partial(service.library.get, caller, voice_id))
-    return _card(service, voice)
+    return _one(service, voice)
 
 
 @router.get("/v1/audio/voices/{voice_id}/audio", response_class=Response)
@@ -156,20 +179,24 @@ async def update_voice(
 ) -> LibraryVoiceCard:
     """Rename a voice, change its language, transcript, defaults or consent, or replace its
     audio (then what engines built from the old audio is dropped)."""
-    draft = await read_draft(request, service)
+    draft = await read_draft(request, service, creating=False)
     voice, orphaned = await run_blocking(partial(service.library.update, caller, voice_id, draft))
     if orphaned is not None:
         await service.forget_reference(orphaned)
-    return _card(service, voice)
+    return _one(service, voice)
 
 
 @router.delete("/v1/audio/voices/{voice_id}")
-async def delete_voice(voice_id: str, service: ServiceDep, caller: CallerDep) -> VoiceDeleted:
+async def delete_voice(
+    voice_id: str, service: ServiceDep, caller: CallerDep, after: BackgroundTasks
+) -> VoiceDeleted:
     """Delete a voice; its audio and every engine's conditioning built from it go too
-    (unless another voice has the same audio)."""
+    (unless another voice has the same audio). Then, after the answer, audio no voice
+    uses any more (left by a crash) is swept."""
     voice, orphaned = await run_blocking(partial(service.library.delete, caller, voice_id))
     if orphaned:
         await service.forget_reference(voice.digest)
+    after.add_task(service.cloning.collect_orphans)
     return VoiceDeleted(id=voice.id)
 
 
