@@ -181,7 +181,7 @@ class Cloning:
             )
         # what cloning reads of the reference, and no more: a longer transcript than
         # its audio would have the model speak the rest
-        clip = await run_blocking(partial(_reference_clip, reference))
+        clip = await run_blocking(partial(_reference_clip, reference), "codec")
         job = await self._transcribe(TranscriptionParams(stt, clip, response_format="text"))
         said = str(await job.render()).strip()
         if not said:

@@ -152,6 +152,13 @@ class RequestTimeout(PolyvoxError):
     code = "request_timeout"
 
 
+class IdleTimeout(InvalidRequest):
+    """A client kept a stream open without sending what it needs for too long."""
+
+    status_code = 408
+    code = "idle_timeout"
+
+
 class EngineUnavailable(PolyvoxError):
     """The engine cannot be used here (missing extra, failed load)."""
 

@@ -113,7 +113,7 @@ class SpeechJob:
         self, engine: TTSEngine, ticket: Ticket, queue: asyncio.Queue[object]
     ) -> None:
         try:
-            while (chunk := await self.pieces.next(self._limit())) is not None:
+            while (chunk := await self._next_text(ticket)) is not None:
                 async with ticket.turn() as turn:
                     threads = threads_for(turn.share, self._scheduler.slots)
                     await self._call(engine, chunk, threads, queue)
@@ -124,6 +124,18 @@ class SpeechJob:
         finally:
             await self.pieces.close()
 
+    async def _next_text(self, ticket: Ticket) -> TextChunk | None:
+        """The next call's text; while the client has not sent it yet, the job is parked:
+        a stream holds a model's place only while it has something to speak."""
+        limit = self._limit()
+        if not self.pieces.waiting:
+            return await self.pieces.next(limit)
+        ticket.park()
+        try:
+            return await self.pieces.next(limit)
+        finally:
+            ticket.unpark()
+
     def audio(self) -> AsyncGenerator[AudioChunk, None]:
         """Float32 audio chunks as the engine yields them (admission on the first one)."""
         return admitted(
@@ -133,7 +145,10 @@ class SpeechJob:
 
     async def _next(self, queue: asyncio.Queue[object], deadline: float) -> object:
         try:
-            item = await asyncio.wait_for(queue.get(), max(0.0, deadline - time.monotonic()))
+            # not wait_for: on Python 3.11 it swallows a cancellation (a hang-up) that
+            # arrives as an item does
+            async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+                item = await queue.get()
         except TimeoutError:
             raise RequestTimeout(f"synthesis took longer than {self._timeout:g}s") from None
         queue.task_done()
@@ -170,10 +185,10 @@ class SpeechJob:
         encoder = codecs.create_encoder(self.response_format, self.in_rate, self.out_rate)
         async with contextlib.aclosing(self.audio()) as chunks:
             async for audio in chunks:
-                data = await run_blocking(partial(encoder.encode, audio.samples))
+                data = await run_blocking(partial(encoder.encode, audio.samples), "codec")
                 if data:
                     yield data
-        tail = await run_blocking(encoder.finish)
+        tail = await run_blocking(encoder.finish, "codec")
         if tail:
             yield tail
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 import logging
 import logging.config
+import math
 import re
+import time
 from contextvars import ContextVar
 from typing import Any
+from urllib.parse import urlsplit
 
 request_id: ContextVar[str] = ContextVar("request_id", default="-")
 """The id of the request being handled in this context ('-' outside requests)."""
@@ -35,23 +38,54 @@ _SECRET_PARAM = re.compile(
 )
 
 
+def redact_url(url: str) -> str:
+    """A URL without its query string or user info (signatures, keys and passwords stay
+    out of logs, error messages and model cards)."""
+    parts = urlsplit(url)
+    if not parts.scheme:
+        return url
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
 def redact_query(path: str) -> str:
     """A path with the values of secret-looking query parameters replaced (``api_key=...``)."""
     return _SECRET_PARAM.sub(r"\1REDACTED", path)
 
 
 class RedactQueryFilter(logging.Filter):
-    """Redacts secrets in the query strings of uvicorn's access log lines.
+    """Redacts secrets in the query strings of every log line's arguments.
 
-    uvicorn logs ``(client, method, path?query, http_version, status)``; a key passed as
-    ``?api_key=...`` must not end up in log files.
+    uvicorn logs paths with their query strings: HTTP requests in its access log
+    ``(client, method, path?query, http_version, status)``, WebSockets in its error log
+    ``'%s - "WebSocket %s" [accepted]'``; a key passed as ``?api_key=...`` must not end up
+    in log files.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
         args = record.args
-        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
-            record.args = (*args[:2], redact_query(args[2]), *args[3:])
+        if isinstance(args, tuple) and any(isinstance(a, str) and "=" in a for a in args):
+            record.args = tuple(redact_query(a) if isinstance(a, str) else a for a in args)
         return True
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\u2028\u2029]")
+
+
+def escape_controls(text: str) -> str:
+    """``text`` with line breaks and other control characters written as escapes, so a
+    value a client chose (a voice name, a URL) cannot begin a forged log line."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+
+
+class TextFormatter(logging.Formatter):
+    """The text format, one line per message (tracebacks follow as they are)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
+        record.message = escape_controls(record.message)
+        return super().formatMessage(record)
 
 
 class JsonFormatter(logging.Formatter):
@@ -75,19 +109,21 @@ def logging_config(level: str, fmt: str) -> dict[str, Any]:
     formatter: dict[str, Any] = (
         {"()": JsonFormatter}
         if fmt == "json"
-        else {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"}
+        else {
+            "()": TextFormatter,
+            "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",
+        }
     )
     handler = {
         "class": "logging.StreamHandler",
         "formatter": "default",
-        "filters": ["request_id"],
+        "filters": ["request_id", "redact_query"],
         "stream": "ext://sys.stderr",
     }
     loggers = {
         name: {"handlers": ["default"], "level": level.upper(), "propagate": False}
         for name in ("polyvox", "uvicorn", "uvicorn.error", "uvicorn.access")
     }
-    loggers["uvicorn.access"]["filters"] = ["redact_query"]
     return {
         "version": 1,
         "disable_existing_loggers": False,
@@ -104,3 +140,27 @@ def logging_config(level: str, fmt: str) -> dict[str, Any]:
 def configure(level: str, fmt: str) -> None:
     """Apply logging_config (used by ``polyvox serve`` and the worker)."""
     logging.config.dictConfig(logging_config(level, fmt))
+
+
+class LogEvery:
+    """Logs the first event, then at most one line per interval with a count.
+
+    A flood of refused or timed-out sockets must not turn into a flood of log lines.
+    """
+
+    def __init__(self, level: int, logger: logging.Logger, interval: float = 10.0) -> None:
+        self.level = level
+        self.logger = logger
+        self.interval = interval
+        self.last = -math.inf
+        self.count = 0
+
+    def __call__(self, message: str) -> None:
+        """Count one event; log it (with the events counted since the last line) if due."""
+        self.count += 1
+        now = time.monotonic()
+        if now - self.last >= self.interval:
+            self.logger.log(
+                self.level, "%s (%d connection(s) since the last report)", message, self.count
+            )
+            self.last, self.count = now, 0

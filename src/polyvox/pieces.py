@@ -68,6 +68,11 @@ class Pieces:
             self._ready.extend(chunks)
             self._arrived.set()
 
+    @property
+    def waiting(self) -> bool:
+        """Whether ``next()`` would wait for text that has not arrived yet."""
+        return not self._ready and not self._done
+
     async def next(self, limit: int) -> TextChunk | None:
         """The next engine call's text: one chunk, plus more that are ready within ``limit``.
 

@@ -22,6 +22,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Literal
 
+from polyvox import clients
+from polyvox.clients import places_per_client
 from polyvox.errors import Overloaded, QueueTimeout
 
 Policy = Literal["fair", "fifo"]
@@ -46,13 +48,20 @@ class _Waiter:
 
 
 class Ticket:
-    """One admitted job's right to take turns; close it when the job ends."""
+    """One admitted job's right to take turns; close it when the job ends.
 
-    def __init__(self, scheduler: Scheduler) -> None:
+    A job waiting for text it has not been sent yet (a stream) is *parked*: it keeps its
+    client's place but frees the model's, and takes one back (over the bound, since it
+    was admitted) when its text arrives.
+    """
+
+    def __init__(self, scheduler: Scheduler, client: str | None) -> None:
         self._scheduler = scheduler
+        self.client = client
         self.turns = 0
         self.holding = False
         self.closed = False
+        self.parked = False
 
     @asynccontextmanager
     async def turn(self) -> AsyncIterator[Turn]:
@@ -76,6 +85,22 @@ class Ticket:
                 self.holding = False
                 scheduler._release()
 
+    def park(self) -> None:
+        """Nothing to speak until more text comes: give back the slot and the model's place."""
+        if self.parked or self.closed:
+            return
+        self.parked = True
+        if self.holding:  # fifo keeps a slot between chunks
+            self.holding = False
+            self._scheduler._release()
+        self._scheduler.active -= 1
+
+    def unpark(self) -> None:
+        """Text came: count as admitted again (the client's place was kept)."""
+        if self.parked and not self.closed:
+            self.parked = False
+            self._scheduler.active += 1
+
     def close(self) -> None:
         """The job is over: give back its place (and its slot, under fifo)."""
         if self.closed:
@@ -84,7 +109,9 @@ class Ticket:
         if self.holding:
             self.holding = False
             self._scheduler._release()
-        self._scheduler.active -= 1
+        if not self.parked:
+            self._scheduler.active -= 1
+        self._scheduler._leave(self.client)
         if self._scheduler._on_close:
             self._scheduler._on_close()
 
@@ -102,9 +129,13 @@ class Scheduler:
         on_wait: Callable[[float], None] | None = None,
         on_close: Callable[[], None] | None = None,
         widen: bool = False,
+        client_share: float = 1.0,
     ) -> None:
         self.slots = slots
         self.max_queue = max_queue
+        self.per_client = places_per_client(client_share, slots + max_queue)
+        """Places (admitted jobs, parked or not) one client may hold at once."""
+        self.clients: dict[str, int] = {}
         self.queue_timeout = queue_timeout
         self.policy = policy
         self.active = 0
@@ -121,14 +152,35 @@ class Scheduler:
         return sum(1 for w in self._waiters if not w.future.done())
 
     def admit(self) -> Ticket:
-        """Admit a job, or raise Overloaded (429) when slots and queue are all taken."""
+        """Admit a job of the current client (``polyvox.clients``), or raise Overloaded (429)
+        when slots and queue are all taken, or the client holds its share of them."""
+        retry = max(1.0, self.queue_timeout / 10)
         if self.active >= self.slots + self.max_queue:
             raise Overloaded(
                 f"the server is busy ({self.active} requests for {self.slots} slots); retry",
-                retry_after=max(1.0, self.queue_timeout / 10),
+                retry_after=retry,
             )
+        client = clients.current.get()
+        if client is not None:
+            held = self.clients.get(client, 0)
+            if held >= self.per_client:
+                raise Overloaded(
+                    f"this client already has {held} requests on the model, its share of "
+                    f"{self.slots + self.max_queue} places (POLYVOX_LIMITS__CLIENT_SHARE); retry",
+                    retry_after=retry,
+                )
+            self.clients[client] = held + 1
         self.active += 1
-        return Ticket(self)
+        return Ticket(self, client)
+
+    def _leave(self, client: str | None) -> None:
+        if client is None:
+            return
+        held = self.clients.get(client, 0) - 1
+        if held > 0:
+            self.clients[client] = held
+        else:
+            self.clients.pop(client, None)
 
     async def _acquire(self, *, first: bool) -> float:
         if self._free > 0:

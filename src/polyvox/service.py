@@ -17,7 +17,7 @@ from types import TracebackType
 
 import numpy as np
 
-from polyvox import codecs, decoding, text
+from polyvox import codecs, decoding, text, threads
 from polyvox.allocator import MemoryTrimmer, limit_arenas
 from polyvox.catalogue import Catalogue
 from polyvox.checks import check_params, check_speech, check_transcription
@@ -60,6 +60,8 @@ class SpeechService:
     ) -> None:
         check_models(settings)  # a wrong engine or option fails here, naming model and key
         self.settings = settings
+        limits = settings.limits
+        threads.configure(io_threads=limits.io_threads, io_per_client=limits.io_per_client)
         self.metrics = metrics or Metrics()
         self.pool = pool or ModelPool(
             lambda model: create_engine(model_spec(settings, model)),
@@ -221,12 +223,13 @@ class SpeechService:
         language = check_transcription(info, params)
         check_params(info, params.params)
         limits = self.settings
-        declared = await run_blocking(
-            partial(
-                decoding.probe, params.file,
-                max_bytes=limits.max_upload_bytes, max_seconds=limits.max_audio_seconds,
-            )
-        )  # fmt: skip
+        probe = partial(
+            decoding.probe,
+            params.file,
+            max_bytes=limits.max_upload_bytes,
+            max_seconds=limits.max_audio_seconds,
+        )
+        declared = await run_blocking(probe, "codec")
         await self.pool.load(info.model)
         request = TranscriptionRequest(
             audio=np.zeros(0, dtype=np.float32), language=language, prompt=params.prompt,
@@ -260,6 +263,7 @@ class SpeechService:
                 policy=s.scheduling, on_wait=wait_seconds.observe,
                 on_close=lambda: self._job_closed(model),
                 widen=info.kind == "tts" and info.device != "remote",
+                client_share=s.limits.client_share,
             )  # fmt: skip
             self.metrics.queue_depth.labels(model).set_function(lambda: scheduler.waiting)
             self.metrics.inflight.labels(model).set_function(lambda: scheduler.active)

@@ -1,5 +1,5 @@
 """The nested sections of Settings (``POLYVOX_SECTION__FIELD``): storage, references, the
-voice library, Wyoming, the seed routes, the RunPod worker and HTTP limits."""
+voice library, Wyoming, the seed routes, the RunPod worker, HTTP and per-client limits."""
 
 from __future__ import annotations
 
@@ -88,6 +88,17 @@ class WyomingSettings(BaseModel):
     """Announce the server over mDNS as the wyoming-* servers do (needs ``zeroconf``)."""
     zeroconf_name: str | None = None
     """The announced name (default: this machine's MAC address, as wyoming-* servers use)."""
+    max_connections: Annotated[int, Field(ge=1, le=100_000)] = 64
+    """Wyoming connections open at once; one past it gets an ``error`` event and is closed.
+    Counted beside ``http.max_connections`` against the open-file limit."""
+    max_connections_per_peer: Annotated[int, Field(ge=1, le=100_000)] = 16
+    """Connections one peer address may hold open at once."""
+    idle_timeout: Annotated[float, Field(gt=0, le=86_400)] = 60.0
+    """Seconds a connection with no request running may wait for its next event (or for
+    the rest of one it began) before it is closed."""
+    max_event_bytes: Annotated[int, Field(ge=1024, le=2**30)] = 1024 * 1024
+    """Largest event header line, data and payload, each, in bytes; checked at the header
+    before anything is read (Home Assistant's audio chunks are a few KB)."""
 
 
 class CompatSettings(BaseModel):
@@ -131,3 +142,22 @@ class HttpSettings(BaseModel):
     max_connections: Annotated[int, Field(ge=1, le=1_000_000)] = 256
     """Open connections held at once; a connection past it gets 503 with Retry-After and is
     closed at once. Keep it well below the open-file limit (``ulimit -n``)."""
+
+
+class LimitSettings(BaseModel):
+    """What one client (an API key; a Wyoming peer address) may hold of the server, so that
+    no client can take every slot, queue place or thread of a model."""
+
+    client_share: Annotated[float, Field(gt=0, le=1)] = 0.5
+    """Share of a model's places (slots plus queue) one client may hold at once, streams
+    waiting for text included (at least one place); past it the client gets 429. 1 turns
+    the per-client bound off. Without API keys HTTP clients are one client: no bound."""
+    stream_idle_timeout: Annotated[float, Field(gt=0, le=3600)] = 30.0
+    """Seconds a streamed text (the WebSocket, Wyoming's ``synthesize-start``) may go
+    without its next message before it ends with 408. While it waits, a stream holds its
+    client's place but not the model's."""
+    io_threads: Annotated[int, Field(ge=2, le=1024)] = 16
+    """Threads for reference fetches, the voice library's store and object storage (model
+    calls and audio encoding have pools of their own)."""
+    io_per_client: Annotated[int, Field(ge=1, le=1024)] = 4
+    """Of those, how many one client may use at once; its other steps wait their turn."""

@@ -15,6 +15,7 @@ from pydantic_settings import (
 # re-exported: the sections are read as polyvox.settings.XSettings everywhere
 from polyvox.setting_sections import CompatSettings as CompatSettings
 from polyvox.setting_sections import HttpSettings as HttpSettings
+from polyvox.setting_sections import LimitSettings as LimitSettings
 from polyvox.setting_sections import ReferenceSettings as ReferenceSettings
 from polyvox.setting_sections import StorageSettings as StorageSettings
 from polyvox.setting_sections import VoiceLibrarySettings as VoiceLibrarySettings
@@ -182,6 +183,8 @@ class Settings(BaseSettings):
     """RunPod serverless worker."""
     http: HttpSettings = HttpSettings()
     """HTTP connections: header and body read timeouts, keep-alive, open-connection bound."""
+    limits: LimitSettings = LimitSettings()
+    """Per-client shares of models, threads and streams."""
 
     @classmethod
     def settings_customise_sources(

@@ -76,12 +76,12 @@ class TranscriptionJob:
     async def _blocks(self, engine: Engine, ticket: Ticket) -> AsyncGenerator[Segment, None]:
         assert isinstance(engine, STTEngine)  # transcribe() checked the model's kind
         async with ticket.turn():
-            decoder = await run_blocking(self.source.decoder)
+            decoder = await run_blocking(self.source.decoder, "codec")
         timeline = Timeline()
         try:
             while True:
                 async with ticket.turn():
-                    block = await run_blocking(partial(next, decoder, None))
+                    block = await run_blocking(partial(next, decoder, None), "codec")
                 if block is None:
                     return
                 self.duration = block.end

@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from polyvox import clients
 from polyvox.errors import Overloaded, QueueTimeout
 from polyvox.scheduler import Scheduler, Ticket
 
@@ -217,3 +218,77 @@ async def test_without_widen_a_turn_is_one_slot() -> None:
 async def _turn_slots(ticket: Ticket) -> int:
     async with ticket.turn() as turn:
         return turn.slots
+
+
+def _as(client: str | None, scheduler: Scheduler) -> Ticket:
+    token = clients.current.set(client)
+    try:
+        return scheduler.admit()
+    finally:
+        clients.current.reset(token)
+
+
+def test_one_client_holds_at_most_its_share_of_the_places() -> None:
+    scheduler = Scheduler(slots=2, max_queue=6, queue_timeout=5.0, client_share=0.5)
+    mine = [_as("alice", scheduler) for _ in range(4)]
+    with pytest.raises(Overloaded, match="CLIENT_SHARE"):
+        _as("alice", scheduler)
+    theirs = [_as("bob", scheduler) for _ in range(4)]  # the other half is the others'
+    with pytest.raises(Overloaded, match="busy"):
+        _as(None, scheduler)  # the model is full: nobody else gets in
+    mine[0].close()
+    mine.append(_as("alice", scheduler))  # a place given back is a place to take
+    for ticket in mine + theirs:
+        ticket.close()
+    assert scheduler.active == 0
+    assert scheduler.clients == {}
+
+
+def test_without_a_client_there_is_no_share_but_the_model_bound() -> None:
+    scheduler = Scheduler(slots=1, max_queue=3, queue_timeout=5.0, client_share=0.25)
+    tickets = [_as(None, scheduler) for _ in range(4)]
+    with pytest.raises(Overloaded):
+        _as(None, scheduler)
+    for ticket in tickets:
+        ticket.close()
+
+
+@pytest.mark.parametrize("policy", ["fair", "fifo"])
+def test_a_parked_job_frees_the_models_place_and_slot_but_not_its_clients(policy: str) -> None:
+    async def main() -> None:
+        scheduler = Scheduler(
+            slots=1,
+            max_queue=1,
+            queue_timeout=5.0,
+            policy=policy,
+            client_share=1.0,  # type: ignore[arg-type]
+        )
+        waiting = _as("alice", scheduler)
+        async with waiting.turn():
+            pass
+        waiting.park()  # a stream with no text: under fifo it held the slot until now
+        assert scheduler.active == 0
+        others = [_as("bob", scheduler), _as("bob", scheduler)]  # both places are free
+        async with others[0].turn():
+            pass
+        waiting.unpark()  # its text came: admitted over the bound, it takes turns again
+        assert scheduler.active == 3
+        for ticket in others:
+            ticket.close()
+        async with waiting.turn():
+            pass
+        waiting.park()
+        waiting.close()  # closing a parked job counts it out once
+        assert scheduler.active == 0
+        assert scheduler.clients == {}
+
+    asyncio.run(main())
+
+
+def test_a_parked_job_still_counts_against_its_client() -> None:
+    scheduler = Scheduler(slots=1, max_queue=1, queue_timeout=5.0, client_share=0.5)
+    first = _as("alice", scheduler)
+    first.park()
+    with pytest.raises(Overloaded, match="CLIENT_SHARE"):
+        _as("alice", scheduler)
+    assert _as("bob", scheduler).parked is False

@@ -13,6 +13,7 @@ from wyoming.audio import AudioStop
 from polyvox.config import Settings
 from polyvox.service import SpeechService
 from polyvox.wyoming.handler import PolyvoxHandler
+from polyvox.wyoming.peers import Connections
 
 
 async def _connected() -> tuple[PolyvoxHandler, socket.socket]:
@@ -20,7 +21,8 @@ async def _connected() -> tuple[PolyvoxHandler, socket.socket]:
         theirs = socket.create_connection(listener.getsockname())
         ours, _ = listener.accept()
     reader, writer = await asyncio.open_connection(sock=ours)
-    return PolyvoxHandler(SpeechService(Settings()), reader, writer), theirs
+    handler = PolyvoxHandler(SpeechService(Settings()), Connections(4, 4), reader, writer)
+    return handler, theirs
 
 
 @pytest.mark.parametrize("loop", ["asyncio", "uvloop"])

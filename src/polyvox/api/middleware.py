@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from polyvox import clients
 from polyvox.api.errors import error_response
 from polyvox.errors import PolyvoxError, RequestTooLarge, Unauthorized
 from polyvox.logs import request_id
@@ -53,6 +54,12 @@ def _presented_key(scope: Scope) -> bytes | None:
         return credential.strip().encode()
     alternative = (_header(scope, b"x-api-key") or "").strip()
     return alternative.encode() if alternative else None
+
+
+def _client(scope: Scope) -> str | None:
+    """Who the per-client limits count this request against: its key (None without keys)."""
+    caller = scope.get("state", {}).get("caller")
+    return (caller.key or None) if isinstance(caller, Caller) else None
 
 
 class RequestMiddleware:
@@ -113,8 +120,8 @@ class RequestMiddleware:
         return limited_receive
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "websocket" and not self._authorized(scope):
-            await send({"type": "websocket.close", "code": 1008, "reason": "invalid API key"})
+        if scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
             return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
@@ -138,6 +145,7 @@ class RequestMiddleware:
                     "a valid API key is required (Authorization: Bearer KEY, or X-API-Key: KEY)"
                 )
             self._check_size(scope)
+            clients.current.set(_client(scope))  # this request's task only
             await self.app(scope, self._limited(receive), send_with_id)
         except PolyvoxError as exc:
             if status:  # the response has begun: nothing to do but cut it
@@ -146,6 +154,19 @@ class RequestMiddleware:
             await error_response(exc)(scope, receive, send_with_id)
         finally:
             self._observe(scope, status or 500, time.perf_counter() - started)
+            request_id.reset(token)
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not self._authorized(scope):
+            await send({"type": "websocket.close", "code": 1008, "reason": "invalid API key"})
+            return
+        rid = _header(scope, b"x-request-id") or ""
+        token = request_id.set(rid if _SAFE_ID.match(rid) else uuid.uuid4().hex)
+        client = clients.current.set(_client(scope))
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            clients.current.reset(client)
             request_id.reset(token)
 
     def _observe(self, scope: Scope, status: int, seconds: float) -> None:

@@ -20,15 +20,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import math
 import resource
-import time
 from typing import Any, ClassVar, Literal
 
 import uvicorn
 from starlette.types import ASGIApp
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
+from polyvox.logs import LogEvery
 from polyvox.settings import HttpSettings, Settings
 
 log = logging.getLogger(__name__)
@@ -39,29 +38,8 @@ FD_HEADROOM = 64
 """Descriptors the process needs besides connections (models, logs, event loop, pipes)."""
 
 
-class LogEvery:
-    """Logs the first event, then at most one line per interval with a count.
-
-    A flood of refused or timed-out sockets must not turn into a flood of log lines.
-    """
-
-    def __init__(self, level: int, interval: float = 10.0) -> None:
-        self.level = level
-        self.interval = interval
-        self.last = -math.inf
-        self.count = 0
-
-    def __call__(self, message: str) -> None:
-        """Count one event; log it (with the events counted since the last line) if due."""
-        self.count += 1
-        now = time.monotonic()
-        if now - self.last >= self.interval:
-            log.log(self.level, "%s (%d connection(s) since the last report)", message, self.count)
-            self.last, self.count = now, 0
-
-
-refusals = LogEvery(logging.WARNING)
-timeouts = LogEvery(logging.INFO)
+refusals = LogEvery(logging.WARNING, log)
+timeouts = LogEvery(logging.INFO, log)
 
 
 def error_response(
@@ -227,15 +205,19 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         return list(self.server_state.default_headers)  # date, server
 
 
-def check_fd_limit(max_connections: int) -> None:
-    """Warn when the open-file limit cannot hold ``max_connections`` sockets and the rest."""
+def check_fd_limit(max_connections: int, wyoming: int = 0) -> None:
+    """Warn when the open-file limit cannot hold ``max_connections`` HTTP sockets,
+    ``wyoming`` Wyoming sockets and the rest."""
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft != resource.RLIM_INFINITY and max_connections + FD_HEADROOM > soft:
+    if soft != resource.RLIM_INFINITY and max_connections + wyoming + FD_HEADROOM > soft:
         log.warning(
-            "POLYVOX_HTTP__MAX_CONNECTIONS=%d is close to the open-file limit %d (ulimit -n):"
-            " raise the limit or lower the setting, or model files may fail to open",
-            max_connections, soft,
-        )  # fmt: skip
+            "POLYVOX_HTTP__MAX_CONNECTIONS=%d and POLYVOX_WYOMING__MAX_CONNECTIONS=%d are close "
+            "to the open-file limit %d (ulimit -n): raise the limit or lower the settings, or "
+            "model files may fail to open",
+            max_connections,
+            wyoming,
+            soft,
+        )
 
 
 def uvicorn_config(app: ASGIApp, settings: Settings, **overrides: Any) -> uvicorn.Config:
@@ -257,6 +239,8 @@ def uvicorn_config(app: ASGIApp, settings: Settings, **overrides: Any) -> uvicor
         # WebSockets (/v1/audio/speech/stream): uvicorn's ws protocol keeps an upgraded
         # socket in the connection count, and its pings find peers that went away
         "ws": "auto",
+        # a message is at most what a request body may be (a config carrying reference audio)
+        "ws_max_size": settings.max_body_bytes,
         # annotated int in uvicorn, but only ever handed to loop.call_later
         "timeout_keep_alive": limits.keepalive_timeout,
         # GuardedHttpProtocol bounds connections as they open; uvicorn's limit would refuse
@@ -264,5 +248,6 @@ def uvicorn_config(app: ASGIApp, settings: Settings, **overrides: Any) -> uvicor
         "limit_concurrency": None,
     }
     config = uvicorn.Config(app, **{**options, **overrides})
-    check_fd_limit(limits.max_connections)  # after Config, which sets up logging
+    wyoming = settings.wyoming.max_connections if settings.wyoming.uri else 0
+    check_fd_limit(limits.max_connections, wyoming)  # after Config, which sets up logging
     return config

@@ -92,6 +92,8 @@ class SupervisedEngine(PolyvoxRemote):
             "POLYVOX_DEFAULT_TTS_MODEL": model, "POLYVOX_ADMIN_API_KEYS": json.dumps([self.token]),
             "POLYVOX_MODEL_TTL": "-1", "POLYVOX_TTS_SLOTS": str(self._slots),
             "POLYVOX_LOG_LEVEL": "info",  # folded in at INFO: this server's level decides
+            # the gateway is the worker's one client and shares its places out fairly itself
+            "POLYVOX_LIMITS__CLIENT_SHARE": "1",
             SUPERVISOR_PID: str(os.getpid()),
         })  # fmt: skip
         started = time.monotonic()

@@ -54,12 +54,12 @@ async def stream(model: str, action: str, items: Iterator[T]) -> AsyncGenerator[
     """The items of a blocking iterator, each produced in a worker thread."""
     step = partial(guarded, model, action, partial(next, items, _END))
     try:
-        while (item := await run_blocking(step)) is not _END:
+        while (item := await run_blocking(step, "engine")) is not _END:
             yield item
     finally:
         close = getattr(items, "close", None)
         if close is not None:  # off the event loop: a close may wait out the engine's step
-            await run_blocking(close)
+            await run_blocking(close, "engine")
 
 
 class _Threaded:
@@ -71,11 +71,11 @@ class _Threaded:
 
     async def load(self) -> None:
         """Load the weights in a worker thread."""
-        await run_blocking(self.blocking.load)
+        await run_blocking(self.blocking.load, "engine")
 
     async def unload(self) -> None:
         """Drop the weights in a worker thread."""
-        await run_blocking(self.blocking.unload)
+        await run_blocking(self.blocking.unload, "engine")
 
     @property
     def events(self) -> Mapping[str, int]:
@@ -85,7 +85,7 @@ class _Threaded:
     async def forget_reference(self, digest: str) -> None:
         """Pass the call on, in a worker thread, to engines that build from references."""
         if isinstance(self.blocking, BlockingForgets):
-            await run_blocking(partial(self.blocking.forget_reference, digest))
+            await run_blocking(partial(self.blocking.forget_reference, digest), "engine")
 
     def release_memory(self) -> None:
         """Pass the call on to engines that keep scratch memory (no-op otherwise)."""
@@ -133,5 +133,5 @@ class ThreadedSTT(_Threaded):
     ) -> tuple[AsyncIterator[Segment], TranscriptionInfo]:
         """Start in a worker thread; each segment (one window's work) in a thread too."""
         start = partial(guarded, self.info.model, "transcribe", partial(self._stt.transcribe, req))
-        segments, info = await run_blocking(start)
+        segments, info = await run_blocking(start, "engine")
         return stream(self.info.model, "transcribe", segments), info

@@ -10,11 +10,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from fsspec.asyn import sync
+from fsspec.exceptions import FSTimeoutError
+
 from polyvox.errors import StorageFailure, StorageUnavailable
-from polyvox.logs import with_request_id
+from polyvox.logs import redact_url, with_request_id
 from polyvox.settings import StorageSettings
 
 log = logging.getLogger(__name__)
+redact = redact_url
+"""A URL as logs and messages may show it (no user info, no query)."""
 REMOTE_SCHEMES = ("gs", "gcs", "s3")
 
 
@@ -93,15 +98,23 @@ class ObjectStore:
         )
 
     # -- operations --------------------------------------------------------------------
-    def read(self, url: str, max_bytes: int) -> bytes:
-        """At most ``max_bytes + 1`` bytes of an object (so callers can tell it is too big)."""
+    def read(self, url: str, max_bytes: int, timeout: float | None = None) -> bytes:
+        """At most ``max_bytes + 1`` bytes of an object (so callers can tell it is too big),
+        within ``timeout`` seconds on an object store (the request is cancelled past it)."""
         fs, path = self.filesystem(url)
         try:
+            if timeout is not None and getattr(fs, "async_impl", False):
+                found: bytes = sync(
+                    fs.loop, fs._cat_file, path, start=0, end=max_bytes + 1, timeout=timeout
+                )
+                return found
             with fs.open(path, "rb") as f:
                 data: bytes = f.read(max_bytes + 1)
                 return data
         except FileNotFoundError:
             raise StorageFailure(f"{redact(url)} does not exist") from None
+        except FSTimeoutError:
+            raise StorageFailure(f"reading {redact(url)} took longer than {timeout}s") from None
         except Exception as exc:
             raise StorageFailure(f"reading {redact(url)} failed: {type(exc).__name__}") from exc
 
@@ -193,13 +206,3 @@ def _content_type_kwargs(url: str, content_type: str) -> dict[str, str]:
     if _is_gcs(url):
         return {"content_type": content_type}
     return {}
-
-
-def redact(url: str) -> str:
-    """A URL without its query string or user info (signatures and keys stay out of logs)."""
-    parts = urlsplit(url)
-    if not parts.scheme:
-        return url
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{host}{port}{parts.path}"

@@ -14,7 +14,7 @@ from collections import OrderedDict
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from polyvox import codecs
+from polyvox import decoding
 from polyvox.errors import InvalidRequest, PolyvoxError, ReferenceNotFound, RequestTooLarge
 from polyvox.settings import ReferenceSettings
 from polyvox.storage import ObjectStore
@@ -138,23 +138,23 @@ class ReferenceStore:
         return removed
 
     def check(self, data: bytes, *, param: str) -> None:
-        """Size and duration limits; the audio must decode."""
+        """Size and duration limits; the audio must decode. It is decoded a frame at a time,
+        nothing kept, and only until it passes ``max_seconds`` (a small file can hold hours)."""
         limit = self.settings.max_bytes
         if len(data) > limit:
             raise RequestTooLarge(f"{param}: reference audio is over {limit} bytes", param=param)
+        max_seconds = self.settings.max_seconds
         try:
-            samples, rate = codecs.decode(data)
+            seconds = decoding.measure(data, max_seconds=max_seconds, param=param)
+        except RequestTooLarge:
+            raise InvalidRequest(
+                f"{param}: reference audio is longer than allowed; the limit is {max_seconds:g}s",
+                param=param,
+            ) from None
         except PolyvoxError as exc:
             exc.param = param
             exc.message = f"{param}: {exc.message}"
             raise
-        seconds = len(samples) / rate
-        if seconds > self.settings.max_seconds:
-            raise InvalidRequest(
-                f"{param}: reference audio is {seconds:.1f}s; the limit is "
-                f"{self.settings.max_seconds:g}s",
-                param=param,
-            )
         if seconds == 0:
             raise InvalidRequest(f"{param}: reference audio is empty", param=param)
 
@@ -185,7 +185,7 @@ class ReferenceStore:
         else:
             self._check_object(url, param)
             try:
-                data = self._objects.read(url, self.settings.max_bytes)
+                data = self._objects.read(url, self.settings.max_bytes, self.settings.timeout)
             except PolyvoxError as exc:
                 raise InvalidRequest(f"{param}: {exc.message}", param=param) from exc
         if len(data) > self.settings.max_bytes:

@@ -19,14 +19,12 @@ import io
 import logging
 import time
 import wave
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
 from wyoming.asr import Transcribe, Transcript, TranscriptChunk, TranscriptStart, TranscriptStop
 from wyoming.audio import AudioChunk, AudioChunkConverter, AudioStart, AudioStop
-from wyoming.error import Error
 from wyoming.event import Event
 from wyoming.info import Describe
-from wyoming.server import AsyncEventHandler
 from wyoming.tts import (
     Synthesize,
     SynthesizeChunk,
@@ -35,34 +33,42 @@ from wyoming.tts import (
     SynthesizeStopped,
 )
 
-from polyvox.errors import EngineFailure, InvalidRequest, PolyvoxError, RequestTooLarge
+from polyvox.errors import (
+    EngineFailure,
+    IdleTimeout,
+    InvalidRequest,
+    PolyvoxError,
+    RequestTooLarge,
+)
 from polyvox.jobs import SpeechJob
 from polyvox.service import SpeechService
 from polyvox.types import STT_SAMPLE_RATE, SpeechParams, TranscriptionParams
 from polyvox.wyoming import describe
+from polyvox.wyoming.connection import Connection
+from polyvox.wyoming.events import audio_chunk, converted_size, text_of
+from polyvox.wyoming.peers import Connections
 
 log = logging.getLogger(__name__)
 CHUNK_BYTES = 2048 * 2
 """Audio per ``audio-chunk`` event (2048 16-bit samples, as wyoming-piper sends 1024)."""
-WRITE_TIMEOUT = 30.0
-"""Seconds one event may take to send: a client that stops reading (a half-open
-connection) gives its slot back after this, not when the kernel gives up on it."""
-Work = Callable[[], Awaitable[None]]
 
 
-class PolyvoxHandler(AsyncEventHandler):
+class PolyvoxHandler(Connection):
     """Wyoming events of one client, answered by the speech service."""
 
     def __init__(
-        self, service: SpeechService, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        super().__init__(reader, writer)
+        self, service: SpeechService, connections: Connections,
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+    ) -> None:  # fmt: skip
+        super().__init__(service.settings.wyoming, connections, reader, writer)
         self.service = service
-        self._tasks: list[asyncio.Task[None]] = []
         self._text: asyncio.Queue[str | None] | None = None
         self._transcribe = Transcribe()
         self._audio: bytearray | None = None
         self._converter = AudioChunkConverter(rate=STT_SAMPLE_RATE, width=2, channels=1)
+
+    def _refused(self, exc: PolyvoxError) -> None:
+        self.service.metrics.errors.labels(exc.code).inc()
 
     # -- events --------------------------------------------------------------------------
     async def handle_event(self, event: Event) -> bool:
@@ -78,15 +84,15 @@ class PolyvoxHandler(AsyncEventHandler):
             self._run(lambda: self._speak(start.voice, None, queue))
         elif SynthesizeChunk.is_type(event.type):
             if self._text is not None:
-                self._text.put_nowait(SynthesizeChunk.from_event(event).text)
+                self._text.put_nowait(text_of(event))
         elif SynthesizeStop.is_type(event.type):
             if self._text is not None:
                 self._text.put_nowait(None)
                 self._text = None
         elif Synthesize.is_type(event.type):
             if self._text is None:  # within a stream it only repeats the text (compatibility)
-                synthesize = Synthesize.from_event(event)
-                self._run(lambda: self._speak(synthesize.voice, synthesize.text, None))
+                text, voice = text_of(event), Synthesize.from_event(event).voice
+                self._run(lambda: self._speak(voice, text, None))
         else:
             self._audio_event(event)
         return True
@@ -96,52 +102,18 @@ class PolyvoxHandler(AsyncEventHandler):
             self._transcribe = Transcribe.from_event(event)
         elif AudioStart.is_type(event.type):
             self._audio = bytearray()
+            self._converter = AudioChunkConverter(rate=STT_SAMPLE_RATE, width=2, channels=1)
         elif AudioChunk.is_type(event.type) and self._audio is not None:
-            chunk = self._converter.convert(AudioChunk.from_event(event))
-            self._audio += chunk.audio
-            if len(self._audio) > self.service.settings.max_upload_bytes:
-                self._audio = None
+            chunk = audio_chunk(event)
+            if len(self._audio) + converted_size(chunk) > self.service.settings.max_upload_bytes:
+                self._audio = None  # checked before converting: a tiny rate is a huge buffer
                 self._run(self._too_long)
+                return
+            self._audio += self._converter.convert(chunk).audio
         elif AudioStop.is_type(event.type) and self._audio is not None:
             audio, self._audio = bytes(self._audio), None
             request = self._transcribe
             self._run(lambda: self._transcribed(request, audio))
-
-    def _run(self, work: Work) -> None:
-        """Start ``work`` after the connection's earlier work, whatever became of it."""
-        self._tasks = [t for t in self._tasks if not t.done()]
-        previous = self._tasks[-1] if self._tasks else None
-
-        async def after() -> None:
-            if previous is not None:
-                await asyncio.wait({previous})  # neither its error nor a cancel passes on
-            await work()
-
-        self._tasks.append(asyncio.create_task(after()))
-
-    async def run(self) -> None:
-        """Read events until the client leaves; a reset connection is a client leaving."""
-        with contextlib.suppress(ConnectionError):
-            await super().run()
-
-    async def write_event(self, event: Event) -> None:
-        """Send one event, within ``WRITE_TIMEOUT``; a closed connection is a hang-up."""
-        if self.writer.is_closing():
-            raise ConnectionResetError("the client went away")
-        try:
-            await asyncio.wait_for(super().write_event(event), WRITE_TIMEOUT)
-        except RuntimeError as exc:  # uvloop: the transport closed under the write
-            if not self.writer.is_closing():
-                raise
-            raise ConnectionResetError("the client went away") from exc
-
-    async def disconnect(self) -> None:
-        """The client went away: stop everything it asked for (jobs close, slots free)."""
-        pending = [t for t in self._tasks if not t.done()]
-        for task in pending:
-            task.cancel()
-        if pending:
-            await asyncio.gather(*pending, return_exceptions=True)
 
     # -- synthesis -------------------------------------------------------------------------
     async def _speak(
@@ -161,7 +133,7 @@ class PolyvoxHandler(AsyncEventHandler):
             if stream is None:
                 job = await self.service.prepare(params, describe.CALLER)
             else:
-                deltas = _deltas(stream, limit)
+                deltas = _deltas(stream, limit, self.service.settings.limits.stream_idle_timeout)
                 job = await self.service.prepare_stream(params, deltas, describe.CALLER)
             model = job.model
             await self.write_event(AudioStart(rate=job.out_rate, width=2, channels=1).event())
@@ -182,7 +154,7 @@ class PolyvoxHandler(AsyncEventHandler):
             await self._fail(exc, playing, stream is not None)
         except (ConnectionError, TimeoutError, asyncio.CancelledError):
             status = 499
-            self.writer.close()  # gone, or not reading: the connection ends with its work
+            self._hang_up()  # gone, or not reading: the connection ends with its work
             raise
         except Exception:
             log.exception("wyoming: synthesis failed")
@@ -223,7 +195,7 @@ class PolyvoxHandler(AsyncEventHandler):
             await self._error(exc)
         except (ConnectionError, TimeoutError, asyncio.CancelledError):
             status = 499
-            self.writer.close()
+            self._hang_up()
             raise
         except Exception:
             log.exception("wyoming: transcription failed")
@@ -236,31 +208,32 @@ class PolyvoxHandler(AsyncEventHandler):
         limit = self.service.settings.max_upload_bytes
         await self._error(RequestTooLarge(f"the audio is over {limit} bytes", param="audio"))
 
-    # -- helpers ---------------------------------------------------------------------------
-    async def _error(self, exc: PolyvoxError) -> None:
-        """The ``error`` event, then the connection closes (as wyoming-piper does): a
-        client that waits for the end of an exchange learns of the failure at once."""
-        self.service.metrics.errors.labels(exc.code).inc()
-        try:
-            await self.write_event(Error(text=exc.message, code=exc.code).event())
-        finally:
-            self._is_running = False
-            self.writer.close()
-
     def _observe(self, route: str, model: str, status: int, started: float) -> None:
         metrics = self.service.metrics
         metrics.requests.labels(route, model, str(status)).inc()
         metrics.request_seconds.labels(route, model).observe(time.perf_counter() - started)
 
 
-async def _deltas(queue: asyncio.Queue[str | None], limit: int) -> AsyncIterator[str]:
-    """Streamed text until ``synthesize-stop``; more than ``limit`` characters is a 422."""
+async def _deltas(queue: asyncio.Queue[str | None], limit: int, idle: float) -> AsyncIterator[str]:
+    """Streamed text until ``synthesize-stop``; more than ``limit`` characters is a 422, no
+    text for ``idle`` seconds a 408 (a stream that never stops holds its peer's place)."""
     total = 0
-    while (text := await queue.get()) is not None:
+    while (text := await _within(queue, idle)) is not None:
         total += len(text)
         if total > limit:
             raise InvalidRequest(f"the text is over the limit of {limit} characters", param="text")
         yield text
+
+
+async def _within(queue: asyncio.Queue[str | None], idle: float) -> str | None:
+    try:
+        async with asyncio.timeout(idle):  # not wait_for: see Connection.write_event
+            return await queue.get()
+    except TimeoutError:
+        raise IdleTimeout(
+            f"no text for {idle:g} s: the stream ends (POLYVOX_LIMITS__STREAM_IDLE_TIMEOUT)",
+            param="text",
+        ) from None
 
 
 def _wav(pcm: bytes) -> bytes:

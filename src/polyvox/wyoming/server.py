@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from polyvox.errors import EngineUnavailable
 from polyvox.service import SpeechService
 from polyvox.settings import WyomingSettings
+from polyvox.wyoming.peers import Connections
 
 log = logging.getLogger(__name__)
 STOP_TIMEOUT = 10.0
@@ -36,7 +37,12 @@ class WyomingServer:
 
         uri = str(self.settings.uri)
         server = AsyncServer.from_uri(uri)
-        await server.start(lambda reader, writer: PolyvoxHandler(self.service, reader, writer))
+        connections = Connections(
+            self.settings.max_connections, self.settings.max_connections_per_peer
+        )
+        await server.start(
+            lambda reader, writer: PolyvoxHandler(self.service, connections, reader, writer)
+        )
         self._server = server
         log.info("wyoming: listening on %s", uri)
         if self.settings.zeroconf:

@@ -28,8 +28,16 @@ from pydantic import ValidationError
 from polyvox.api.deps import get_caller, get_state
 from polyvox.api.errors import from_validation
 from polyvox.api.schemas import SpeechBody
-from polyvox.errors import ClientGone, InvalidRequest, MalformedRequest, PolyvoxError
+from polyvox.errors import (
+    ClientGone,
+    EngineFailure,
+    IdleTimeout,
+    InvalidRequest,
+    MalformedRequest,
+    PolyvoxError,
+)
 from polyvox.jobs import SpeechJob
+from polyvox.logs import with_request_id
 from polyvox.metrics import Metrics
 
 router = APIRouter(tags=["speech"])
@@ -45,7 +53,7 @@ async def _message(ws: WebSocket) -> dict[str, Any]:
         raise ClientGone("the client closed the connection")
     try:
         data = json.loads(message.get("text") or message.get("bytes") or b"")
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         raise MalformedRequest("each message must be a JSON object") from None
     if not isinstance(data, dict):
         raise MalformedRequest("each message must be a JSON object")
@@ -61,10 +69,23 @@ def _config(data: dict[str, Any]) -> SpeechBody:
         raise from_validation(exc) from None
 
 
-async def _deltas(ws: WebSocket, limit: int) -> AsyncIterator[str]:
-    """Text deltas until ``end``; more than ``limit`` characters in all is a 422."""
+async def _next(ws: WebSocket, idle: float) -> dict[str, Any]:
+    """The next message within ``idle`` seconds; a stream left idle longer is a 408."""
+    try:
+        async with asyncio.timeout(idle):  # not wait_for: it can swallow a cancellation
+            return await _message(ws)
+    except TimeoutError:
+        raise IdleTimeout(
+            f"no text for {idle:g} s: the stream ends (POLYVOX_LIMITS__STREAM_IDLE_TIMEOUT)",
+            param="text",
+        ) from None
+
+
+async def _deltas(ws: WebSocket, limit: int, idle: float) -> AsyncIterator[str]:
+    """Text deltas until ``end``; more than ``limit`` characters in all is a 422, a pause
+    of more than ``idle`` seconds a 408."""
     total = 0
-    while (data := await _message(ws)).get("type") != "end":
+    while (data := await _next(ws, idle)).get("type") != "end":
         text = data.get("text")
         if data.get("type") != "text" or not isinstance(text, str):
             raise InvalidRequest('expected {"type": "text", "text": "..."} or {"type": "end"}')
@@ -108,7 +129,7 @@ async def speech_stream(ws: WebSocket) -> None:
     try:
         first = await asyncio.wait_for(_message(ws), settings.http.header_timeout)
         params = _config(first).to_params()
-        deltas = _deltas(ws, settings.max_input_chars)
+        deltas = _deltas(ws, settings.max_input_chars, settings.limits.stream_idle_timeout)
         job = await service.prepare_stream(params, deltas, get_caller(ws))
         model = job.model
         await _speak(ws, job)
@@ -121,5 +142,11 @@ async def speech_stream(ws: WebSocket) -> None:
         status = exc.status_code
         service.metrics.errors.labels(exc.code).inc()
         await _send_error(ws, exc)
+    except Exception:
+        log.exception("speech stream failed")
+        status = 500
+        failure = EngineFailure(with_request_id("the speech stream failed"))
+        service.metrics.errors.labels(failure.code).inc()
+        await _send_error(ws, failure)
     finally:
         _observe(service.metrics, model, status, started)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Annotated, TypeVar
 
@@ -20,10 +21,12 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 
 from polyvox.audio import int16_to_float
 from polyvox.errors import EngineUnavailable, PolyvoxError, UpstreamFailure
+from polyvox.logs import redact_url
 from polyvox.types import AudioChunk
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+_USERINFO = re.compile(r"//[^/@\s]*@")
 
 
 def _http_url(url: str) -> str:
@@ -47,6 +50,11 @@ class RemoteOptions(BaseModel):
     discovery_attempts: int = Field(5, ge=1, le=100)
     """Tries to read the server's models and voices (0.5 s apart, doubling); synthesis is
     never retried."""
+
+    @property
+    def shown_url(self) -> str:
+        """The URL as it may be shown: without user info or query (it can hold credentials)."""
+        return redact_url(self.url)
 
 
 def client(
@@ -77,23 +85,28 @@ class Upstream:
         self.model = model
         self.url = url
 
+    @property
+    def shown(self) -> str:
+        """The server's URL as messages show it (no user info or query)."""
+        return redact_url(self.url)
+
     def unreachable(self, exc: httpx.HTTPError) -> PolyvoxError:
         """A transport failure: 503 before an answer started, 502 once one was cut off."""
         if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
             return EngineUnavailable(
-                f"model {self.model!r}: its server at {self.url} cannot be reached ({_why(exc)})"
+                f"model {self.model!r}: its server at {self.shown} cannot be reached ({_why(exc)})"
             )
         if isinstance(exc, httpx.TimeoutException):
             return EngineUnavailable(
-                f"model {self.model!r}: its server at {self.url} stopped answering ({_why(exc)})"
+                f"model {self.model!r}: its server at {self.shown} stopped answering ({_why(exc)})"
             )
         return UpstreamFailure(
-            f"model {self.model!r}: its server at {self.url} broke off the answer ({_why(exc)})"
+            f"model {self.model!r}: its server at {self.shown} broke off the answer ({_why(exc)})"
         )
 
     def bad(self, what: str) -> UpstreamFailure:
         """A 502 for an answer that cannot be used."""
-        return UpstreamFailure(f"model {self.model!r}: its server at {self.url} sent {what}")
+        return UpstreamFailure(f"model {self.model!r}: its server at {self.shown} sent {what}")
 
     async def error(self, response: httpx.Response) -> PolyvoxError:
         """The error a non-2xx answer describes: an OpenAI-shaped body keeps its status,
@@ -125,14 +138,15 @@ class Upstream:
                 if attempt == attempts:
                     raise self.unreachable(exc) from exc
                 failure = exc
-            log.info("model %s: %s not ready (%s); retrying", self.model, self.url, failure)
+            log.info("model %s: %s not ready (%s); retrying", self.model, self.shown, failure)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
         raise AssertionError("unreachable")  # the loop returns or raises
 
 
 def _why(exc: httpx.HTTPError) -> str:
-    return str(exc) or type(exc).__name__
+    # httpx names the URL in some messages: never its user info
+    return _USERINFO.sub("//", str(exc)) or type(exc).__name__
 
 
 async def pcm_chunks(

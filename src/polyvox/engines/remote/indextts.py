@@ -115,7 +115,7 @@ class IndexTTSRemote(HttpEngine):
         self.upstream = Upstream(spec.id, o.url)
         self.info = EngineInfo(
             model=spec.id, engine="indextts-vllm", kind="tts", device="remote",
-            description=f"IndexTTS ({o.api} API) on the index-tts-vllm server at {o.url}",
+            description=f"IndexTTS ({o.api} API) on the index-tts-vllm server at {o.shown_url}",
             languages=("zh", "en"), sample_rate=o.rate, speed=False,
             params=emotion_params(o.voices) if o.api == "v2" else {},
             # Each answer is one whole WAV, after all of its text is spoken: the gateway
@@ -138,7 +138,7 @@ class IndexTTSRemote(HttpEngine):
 
     def _not_loaded(self) -> EngineUnavailable:
         return EngineUnavailable(
-            f"model {self.info.model!r}: its server at {self.options.url} has not loaded its "
+            f"model {self.info.model!r}: its server at {self.options.shown_url} has not loaded its "
             "model yet"
         )
 
@@ -156,7 +156,7 @@ class IndexTTSRemote(HttpEngine):
             raise self.upstream.bad("an unexpected answer to GET /audio/voices")
         if not body:
             raise EngineUnavailable(
-                f"model {self.info.model!r}: its server at {self.options.url} has no "
+                f"model {self.info.model!r}: its server at {self.options.shown_url} has no "
                 "speakers (assets/speaker.json); configure voices"
             )
         self._voices = {str(name): str(name) for name in body}
@@ -249,7 +249,7 @@ class IndexTTSRemote(HttpEngine):
         if not isinstance(body, dict) or body.get("status") != "error":
             return await self.upstream.error(response)
         detail, status = str(body.get("error", "")), response.status_code
-        log.warning("model %s: %s answered %d:\n%s", self.info.model, self.options.url,
+        log.warning("model %s: %s answered %d:\n%s", self.info.model, self.options.shown_url,
                     status, detail)  # fmt: skip
         if "Traceback" not in detail:  # a message of its own (the emo_vec sum)
             return self.upstream.bad(f"HTTP {status}: {detail[:200]}")

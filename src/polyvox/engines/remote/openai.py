@@ -84,7 +84,7 @@ class OpenAIRemote(HttpEngine):
         self.upstream = Upstream(spec.id, o.url)
         self.info = EngineInfo(
             model=spec.id, engine="openai", kind="tts", device="remote",
-            description=f"{o.model} on the OpenAI-compatible server at {o.url}",
+            description=f"{o.model} on the OpenAI-compatible server at {o.shown_url}",
             sample_rate=o.sample_rate, speed=o.speed, instructions=o.instructions,
             # OpenAI-compatible servers need not stream a long input sentence by sentence
             # (many synthesise it whole first): the gateway sends a phrase, then growing

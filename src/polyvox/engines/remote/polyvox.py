@@ -51,7 +51,7 @@ class PolyvoxRemote(HttpEngine):
         self.upstream = Upstream(spec.id, spec.options.url)
         self.info = EngineInfo(
             model=spec.id, engine="polyvox", kind="tts", device="remote", splits_text=True,
-            description=f"{self.upstream_model} on the polyvox server at {spec.options.url}",
+            description=f"{self.upstream_model} on the polyvox server at {spec.options.shown_url}",
         )  # fmt: skip
         self.described = False
         self._voices: list[VoiceInfo] = []
@@ -86,7 +86,7 @@ class PolyvoxRemote(HttpEngine):
         card = await self._get(f"/v1/models/{self.upstream_model}")
         if card.get("kind") != "tts":
             raise EngineUnavailable(
-                f"model {self.info.model!r}: {self.upstream_model!r} at {self.options.url} "
+                f"model {self.info.model!r}: {self.upstream_model!r} at {self.options.shown_url} "
                 "is not a text-to-speech model"
             )
         voices = await self._get("/v1/audio/voices", params={"model": self.upstream_model})

@@ -37,6 +37,7 @@ from pydantic import AfterValidator, Field
 from polyvox.audio import int16_to_float
 from polyvox.engines.remote.http import HttpEngine, RemoteOptions, Upstream, _http_url
 from polyvox.errors import PolyvoxError, RequestTimeout
+from polyvox.logs import redact_url
 from polyvox.models import ModelSpec
 from polyvox.types import AudioChunk, EngineInfo, SpeechRequest, VoiceInfo
 
@@ -75,9 +76,10 @@ class RunPodRemote(HttpEngine):
         self.options = o = spec.options
         base = f"{o.url}/{o.endpoint_id}" if o.endpoint_id else o.url
         self.upstream = Upstream(spec.id, base)
+        where = o.endpoint_id or redact_url(base)
         self.info = _capabilities(o.worker_engine, EngineInfo(
             model=spec.id, engine="runpod", kind="tts", device="remote", splits_text=True,
-            sample_rate=o.sample_rate, description=f"RunPod endpoint {o.endpoint_id or base}",
+            sample_rate=o.sample_rate, description=f"RunPod endpoint {where}",
         ))  # fmt: skip
         self._voices = [
             VoiceInfo(id=v, name=v, language=o.language, model=spec.id, sample_rate=o.sample_rate)
