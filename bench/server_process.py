@@ -7,7 +7,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,13 +62,18 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float) -> N
 
 @contextmanager
 def polyvox_server(
-    executable: Path, env: dict[str, str] | None = None, timeout: float = 120.0
+    executable: Path,
+    env: dict[str, str] | None = None,
+    timeout: float = 120.0,
+    args: Sequence[str] = (),
+    log_path: Path | None = None,
 ) -> Iterator[ServerProcess]:
-    """Start ``polyvox serve`` (``env``: extra POLYVOX_* settings) and wait until it is ready."""
+    """Start ``polyvox serve`` (``env``: extra POLYVOX_* settings, ``args``: more options) and
+    wait until it is ready; its output goes to ``log_path`` (a temporary file when None)."""
     port = free_port()
-    command = [str(executable), "serve", "--host", "127.0.0.1", "--port", str(port)]
+    command = [str(executable), "serve", "--host", "127.0.0.1", "--port", str(port), *args]
     environment = {**os.environ, **(env or {})}
-    with tempfile.TemporaryFile() as log:
+    with log_path.open("w+b") if log_path else tempfile.TemporaryFile() as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=environment)
         try:
             url = f"http://127.0.0.1:{port}"
