@@ -27,7 +27,7 @@ from polyvox.families import FAMILIES, EnvironmentMissing, Family, family
 __all__ = ["FAMILIES", "EnvironmentMissing", "Family", "family"]
 
 if TYPE_CHECKING:
-    from polyvox.settings import Settings
+    pass
 
 MANIFEST = "polyvox-env.json"
 TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
@@ -43,9 +43,10 @@ def root(env_dir: Path | None = None) -> Path:
     return Path(configured) if configured else Path.home() / ".cache" / "polyvox" / "envs"
 
 
-def path(name: str, env_dir: Path | None = None) -> Path:
-    """The directory of family ``name``'s environment."""
-    return root(env_dir) / name
+def path(name: str, env_dir: Path | None = None, extras: tuple[str, ...] = ()) -> Path:
+    """The directory of family ``name``'s environment (with ``extras``: a separate one,
+    ``chatterbox+runpod+storage``, as an image that adds them is built)."""
+    return root(env_dir) / "+".join((name, *sorted(extras)))
 
 
 def python(env: Path) -> Path:
@@ -113,7 +114,7 @@ def _uv() -> str | None:
         return None
 
 
-def lock(name: str, device: str = "cpu") -> str:
+def lock(name: str, device: str = "cpu", extras: tuple[str, ...] = ()) -> str:
     """What family ``name``'s environment is built from, as a digest: its requirement
     (this checkout's path and ``pyproject.toml`` when polyvox runs from source, else the
     polyvox version), pins, pruned files, device, interpreter, builder and package
@@ -121,8 +122,10 @@ def lock(name: str, device: str = "cpu") -> str:
     spec = family(name)
     pins = spec.overrides + (spec.cpu_overrides if device == "cpu" else ())
     where = [*_pip_locations(), os.environ.get("POLYVOX_TORCH_INDEX", TORCH_INDEX)]
-    parts = [*_requirement(spec.extra), *pins, *spec.prune, device, sys.version, sys.executable,
-             "uv" if _uv() else "pip", *where]  # fmt: skip
+    requirement = _requirement(",".join((spec.extra, *sorted(extras))))
+    builder = "uv" if _uv() else "pip"
+    parts = [*requirement, *pins, *spec.prune, device, sys.version, sys.executable, builder]
+    parts += where
     source = _source()
     if source is not None:
         parts.append((Path(source) / "pyproject.toml").read_text(encoding="utf-8"))
@@ -130,17 +133,21 @@ def lock(name: str, device: str = "cpu") -> str:
 
 
 def up_to_date(
-    name: str, env_dir: Path | None = None, device: str = "cpu", current: str | None = None
+    name: str,
+    env_dir: Path | None = None,
+    device: str = "cpu",
+    current: str | None = None,
+    extras: tuple[str, ...] = (),
 ) -> bool:
     """The environment exists, was built from this lock (``current``, computed when not
     given), and its ``polyvox`` is there."""
-    env = path(name, env_dir)
+    env = path(name, env_dir, extras)
     try:
         manifest = json.loads((env / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
     built = manifest.get("lock")
-    return built == (current or lock(name, device)) and (env / "bin" / "polyvox").exists()
+    return built == (current or lock(name, device, extras)) and (env / "bin" / "polyvox").exists()
 
 
 def _forget_lock(env: Path) -> None:
@@ -155,24 +162,25 @@ def _forget_lock(env: Path) -> None:
 
 def install(
     name: str, env_dir: Path | None = None, log: bool = True, device: str = "cpu",
-    force: bool = False,
+    force: bool = False, extras: tuple[str, ...] = (),
 ) -> Path:  # fmt: skip
     """Build (or update) family ``name``'s environment; returns its directory. ``cpu``
     replaces a torch family's CUDA pins with CPU builds; ``cuda`` keeps the library's own
     (PyPI's torch wheels are CUDA builds). One already built from the same lock is left as
-    it is, unless ``force``."""
+    it is, unless ``force``. ``extras``: polyvox extras installed beside the family's (an
+    image's, say ``runpod`` and ``storage``), in an environment of their own."""
     if device not in ("cpu", "cuda"):
         raise EnvironmentMissing(f"device must be cpu or cuda, not {device!r}")
     spec = family(name)
-    env = path(name, env_dir)
-    built_from = lock(name, device)
-    if not force and up_to_date(name, env_dir, device, built_from):
+    env = path(name, env_dir, extras)
+    built_from = lock(name, device, extras)
+    if not force and up_to_date(name, env_dir, device, built_from, extras):
         return env
     _forget_lock(env)  # an install that fails halfway leaves an environment to rebuild
     cpu = device == "cpu"
     pins = spec.overrides + (spec.cpu_overrides if cpu else ())
     env.parent.mkdir(parents=True, exist_ok=True)
-    requirement = _requirement(spec.extra)
+    requirement = _requirement(",".join((spec.extra, *sorted(extras))))
     overrides = env / "overrides.txt"
     uv = _uv()
     started = time.monotonic()
@@ -197,7 +205,8 @@ def install(
     if cpu:
         _prune(env, spec.prune)
     manifest = {
-        "family": name, "engines": list(spec.engines), "builder": "uv" if uv else "pip",
+        "family": name, "extras": sorted(extras), "engines": list(spec.engines),
+        "builder": "uv" if uv else "pip",
         "device": device,
         "installed": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "seconds": round(time.monotonic() - started, 1), "requirement": " ".join(requirement),
@@ -241,8 +250,8 @@ def installed(env_dir: Path | None = None) -> list[Installed]:
     for manifest in sorted(base.glob(f"*/{MANIFEST}")) if base.is_dir() else []:
         env = manifest.parent
         data = json.loads(manifest.read_text(encoding="utf-8"))
-        name = data.get("family", env.name)
-        spec = FAMILIES.get(name)
+        name = env.name  # the family's, or the family's with extras (chatterbox+runpod)
+        spec = FAMILIES.get(data.get("family", name))
         packages = ("polyvox", *(spec.packages if spec else ()))
         versions = _versions(env, packages)
         size = sum(f.stat().st_size for f in env.rglob("*") if f.is_file() and not f.is_symlink())
@@ -259,40 +268,3 @@ def _versions(env: Path, packages: tuple[str, ...]) -> dict[str, str]:
         if name.lower() in wanted:
             versions[wanted[name.lower()]] = version
     return versions
-
-
-def doctor(name: str, env_dir: Path | None = None, config: Path | None = None) -> int:
-    """Run ``polyvox engines doctor --here`` inside the environment; its exit status."""
-    command = executable(name, env_dir)
-    checked = [str(command), "engines", "doctor", name, "--here"]
-    if config is not None:
-        checked += ["--config", str(config)]
-    return subprocess.run(checked, check=False).returncode  # noqa: S603 - our own command
-
-
-def check_here(name: str, settings: Settings | None = None) -> list[str]:
-    """In this interpreter: load the family's configured models (each engine's default
-    model where none is configured), and say where they run. Raises what loading raises."""
-    import asyncio
-    import dataclasses
-
-    from polyvox.engines.registry import create_engine, load_class
-    from polyvox.models import ModelSpec, model_spec
-
-    engines = family(name).engines
-    specs = []
-    if settings is not None:
-        served = [m for m in settings.served if settings.models[m].engine in engines]
-        specs = [dataclasses.replace(model_spec(settings, m), environment=None) for m in served]
-    if not specs:
-        specs = [ModelSpec(e, e, load_class(e).Options(), 1) for e in engines]
-    lines = [f"python {sys.version.split()[0]} at {sys.executable}"]
-    for spec in specs:
-        engine = create_engine(spec)
-        started = time.monotonic()
-        asyncio.run(engine.load())
-        seconds = time.monotonic() - started
-        info = engine.info
-        lines.append(f"{spec.id}: loaded in {seconds:.1f}s on {info.device}, {info.sample_rate} Hz")
-        asyncio.run(engine.unload())
-    return lines

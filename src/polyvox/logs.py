@@ -6,12 +6,17 @@ import json
 import logging
 import logging.config
 import math
+import queue
 import re
+import sys
+import threading
 import time
 from contextvars import ContextVar
 from typing import Any
 from urllib.parse import urlsplit
 
+FLUSH_SECONDS = 2.0
+"""At most this long, a BackgroundHandler's flush waits for its queued lines."""
 request_id: ContextVar[str] = ContextVar("request_id", default="-")
 """The id of the request being handled in this context ('-' outside requests)."""
 
@@ -104,8 +109,58 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-def logging_config(level: str, fmt: str) -> dict[str, Any]:
-    """A dictConfig for polyvox and uvicorn with request ids on every line."""
+class BackgroundHandler(logging.Handler):
+    """Formats a record on the caller's thread and writes it on a thread of its own.
+
+    A logging call never blocks: when the stream cannot take lines as fast as they come
+    (a supervised worker whose server stopped reading its pipe), lines wait in a bounded
+    queue, and past it they are dropped and counted, instead of blocking the event loop
+    in a pipe write (a worker blocked so answers nothing, and cannot even notice that its
+    server is gone)."""
+
+    def __init__(self, stream: Any = None, capacity: int = 10_000) -> None:
+        super().__init__()
+        self.stream = stream if stream is not None else sys.stderr
+        self.dropped = 0
+        self._lines: queue.Queue[str] = queue.Queue(capacity)
+        threading.Thread(target=self._write, name="polyvox-log", daemon=True).start()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Queue the formatted line; drop it when the queue is full."""
+        try:
+            line = self.format(record)
+        except Exception:
+            self.handleError(record)
+            return
+        try:
+            self._lines.put_nowait(line)
+        except queue.Full:
+            self.dropped += 1
+
+    def _write(self) -> None:
+        while True:
+            line = self._lines.get()
+            dropped, self.dropped = self.dropped, 0
+            if dropped:
+                line = f"({dropped} log lines dropped: the log could not keep up)\n{line}"
+            try:
+                self.stream.write(line + "\n")
+                self.stream.flush()
+            except (OSError, ValueError):
+                pass  # nowhere to write to any more
+            finally:
+                self._lines.task_done()
+
+    def flush(self) -> None:
+        """Wait (briefly) for queued lines to be written: at exit, the last lines matter."""
+        deadline = time.monotonic() + FLUSH_SECONDS
+        while self._lines.unfinished_tasks and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+
+def logging_config(level: str, fmt: str, *, background: bool = False) -> dict[str, Any]:
+    """A dictConfig for polyvox and uvicorn with request ids on every line; ``background``:
+    lines are written by a thread of their own (``BackgroundHandler``)."""
     formatter: dict[str, Any] = (
         {"()": JsonFormatter}
         if fmt == "json"
@@ -115,7 +170,9 @@ def logging_config(level: str, fmt: str) -> dict[str, Any]:
         }
     )
     handler = {
-        "class": "logging.StreamHandler",
+        ("()" if background else "class"): (
+            BackgroundHandler if background else "logging.StreamHandler"
+        ),
         "formatter": "default",
         "filters": ["request_id", "redact_query"],
         "stream": "ext://sys.stderr",
@@ -137,9 +194,9 @@ def logging_config(level: str, fmt: str) -> dict[str, Any]:
     }
 
 
-def configure(level: str, fmt: str) -> None:
-    """Apply logging_config (used by ``polyvox serve`` and the worker)."""
-    logging.config.dictConfig(logging_config(level, fmt))
+def configure(level: str, fmt: str, *, background: bool = False) -> None:
+    """Apply logging_config (used by the RunPod worker and the CLI)."""
+    logging.config.dictConfig(logging_config(level, fmt, background=background))
 
 
 class LogEvery:

@@ -75,7 +75,7 @@ def worker(server: LiveServer):  # type: ignore[no-untyped-def]
     return server.state.service.pool.engine("kokoro-env")
 
 
-def test_list_and_doctor_describe_the_environment(kokoro_env: Path) -> None:
+def test_list_and_doctor_describe_the_environment(kokoro_env: Path, tmp_path: Path) -> None:
     listed = polyvox("engines", "list")
     assert listed.returncode == 0
     line = next(x for x in listed.stdout.splitlines() if x.startswith("kokoro\t"))
@@ -86,7 +86,9 @@ def test_list_and_doctor_describe_the_environment(kokoro_env: Path) -> None:
     assert doctor.returncode == 0, doctor.stderr
     assert "kokoro: loaded in" in doctor.stdout
     assert str(kokoro_env) in doctor.stdout  # it ran the environment's own interpreter
-    missing = polyvox("engines", "doctor", "core")
+    # an environment root where nothing is built (the tests' own has "core": the worker's)
+    nowhere = [POLYVOX, "engines", "doctor", "core", "--env-dir", str(tmp_path)]
+    missing = subprocess.run(nowhere, capture_output=True, text=True, timeout=120)
     assert missing.returncode == 1
     assert "polyvox engines install core" in missing.stderr
     again = polyvox("engines", "install", "kokoro")  # built from the same lock: left alone

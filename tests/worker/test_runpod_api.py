@@ -25,7 +25,11 @@ pytestmark = pytest.mark.integration
 READY_TIMEOUT = 120.0
 
 
-def start_worker(env_extra: dict[str, str], log: Path) -> Iterator[str]:
+def start_worker(
+    env_extra: dict[str, str], log: Path, started: list[subprocess.Popen[bytes]] | None = None
+) -> Iterator[str]:
+    """``python -m polyvox.worker.runpod --rp_serve_api`` on a free port; yields its URL
+    (and appends its process to ``started``)."""
     port = free_port()
     env = {
         **os.environ,
@@ -42,6 +46,8 @@ def start_worker(env_extra: dict[str, str], log: Path) -> Iterator[str]:
     ]  # fmt: skip
     with log.open("wb") as out:
         proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+    if started is not None:
+        started.append(proc)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + READY_TIMEOUT

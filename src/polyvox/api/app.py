@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -26,10 +25,10 @@ from polyvox.api.routes import (
     voices,
 )
 from polyvox.api.routes import metrics as metrics_route
-from polyvox.engines.supervised import follow_supervisor
 from polyvox.metrics import Metrics
 from polyvox.service import SpeechService
 from polyvox.settings import Settings
+from polyvox.supervisor import follow_supervisor
 from polyvox.wyoming.server import WyomingServer
 
 log = logging.getLogger(__name__)
@@ -43,19 +42,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        guard = asyncio.create_task(follow_supervisor())  # a worker ends with its server
-        try:
-            async with SpeechService(settings, metrics=metrics) as service:
-                app.state.polyvox = AppState(settings=settings, service=service)
-                wyoming = WyomingServer(settings.wyoming, service)
-                try:
-                    if settings.wyoming.uri:
-                        await wyoming.start()
-                    yield
-                finally:
-                    await wyoming.stop()
-        finally:
-            guard.cancel()
+        follow_supervisor()  # a supervised worker ends with its server
+        async with SpeechService(settings, metrics=metrics) as service:
+            app.state.polyvox = AppState(settings=settings, service=service)
+            wyoming = WyomingServer(settings.wyoming, service)
+            try:
+                if settings.wyoming.uri:
+                    await wyoming.start()
+                yield
+            finally:
+                await wyoming.stop()
 
     app = FastAPI(
         title="polyvox",

@@ -47,6 +47,7 @@ def serve(
     from polyvox.api import create_app
     from polyvox.api.server import uvicorn_config
     from polyvox.logs import logging_config
+    from polyvox.supervisor import supervised
 
     settings = settings_or_exit(config, env_file, host=host, port=port, log_level=log_level)
     if wyoming is not None:
@@ -58,11 +59,15 @@ def serve(
             typer.echo("error (--wyoming): use tcp://HOST:PORT or unix://PATH", err=True)
             raise typer.Exit(2) from None
         settings = settings.model_copy(update={"wyoming": where})
+    # a supervised worker never blocks on its log (its server reads it through a pipe)
+    log_config = logging_config(settings.log_level, settings.log_format, background=supervised())
     server_config = uvicorn_config(
-        create_app(settings), settings,
-        log_config=logging_config(settings.log_level, settings.log_format),
-        log_level=settings.log_level, timeout_graceful_shutdown=settings.shutdown_grace,
-    )  # fmt: skip
+        create_app(settings),
+        settings,
+        log_config=log_config,
+        log_level=settings.log_level,
+        timeout_graceful_shutdown=settings.shutdown_grace,
+    )
     server = uvicorn.Server(server_config)
     with contextlib.suppress(KeyboardInterrupt):  # as uvicorn.run: Ctrl+C is a clean exit
         server.run()

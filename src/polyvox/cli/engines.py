@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from polyvox import environments
+from polyvox import environment_checks, environments
 from polyvox.cli.options import ConfigFile, settings_or_exit
 
 app = typer.Typer(
@@ -68,14 +68,14 @@ def doctor(
     and report the device each runs on."""
     if not here:
         try:
-            status = environments.doctor(family, env_dir, config)
+            status = environment_checks.doctor(family, env_dir, config)
         except environments.EnvironmentMissing as exc:
             typer.echo(f"error: {exc.message}", err=True)
             raise typer.Exit(1) from None
         raise typer.Exit(status)
     settings = settings_or_exit(config, None)  # POLYVOX_MODELS or the file's models
     try:
-        for line in environments.check_here(family, settings):
+        for line in environment_checks.check_here(family, settings):
             typer.echo(line)
     except environments.EnvironmentMissing as exc:
         typer.echo(f"error: {exc.message}", err=True)

@@ -28,12 +28,11 @@ from polyvox import environments
 from polyvox.engines.remote.polyvox import PolyvoxOptions, PolyvoxRemote
 from polyvox.errors import EngineUnavailable, PolyvoxError
 from polyvox.models import ModelSpec
+from polyvox.supervisor import SUPERVISOR_PID
 from polyvox.types import AudioChunk, SpeechRequest
 
 log = logging.getLogger(__name__)
 START_TIMEOUT = float(os.environ.get("POLYVOX_WORKER_START_TIMEOUT", "300"))
-SUPERVISOR_PID = "POLYVOX_SUPERVISOR_PID"
-"""Set in a worker's environment: the server that started it."""
 """Seconds a worker may take from process start to ready (weights load in that time)."""
 STOP_GRACE = 10.0
 """Seconds a worker gets to finish after SIGTERM before it is killed."""
@@ -236,15 +235,3 @@ def _options(spec: ModelSpec) -> dict[str, Any]:
     """The options the model's config set, for the worker to validate again."""
     data: dict[str, Any] = spec.options.model_dump(mode="json", exclude_unset=True)
     return data
-
-
-async def follow_supervisor() -> None:
-    """In a supervised worker: stop, as on SIGTERM, once the server that started it is gone
-    (killed outright, it could not stop its workers), so no orphan keeps a model's memory."""
-    supervisor = int(os.environ.get(SUPERVISOR_PID) or 0)
-    if not supervisor:
-        return
-    while os.getppid() == supervisor:  # noqa: ASYNC110 - nothing to wait on but a poll
-        await asyncio.sleep(1)
-    log.warning("the server that started this worker (pid %d) is gone: stopping", supervisor)
-    os.kill(os.getpid(), signal.SIGTERM)

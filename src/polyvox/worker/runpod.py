@@ -6,7 +6,6 @@ Run it with ``python -m polyvox.worker.runpod`` (RunPod's own flags such as
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import dataclasses
 import logging
@@ -18,7 +17,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-from polyvox import codecs
+from polyvox import codecs, logs
 from polyvox.errors import EngineFailure, InvalidRequest, PolyvoxError, StorageUnavailable
 from polyvox.jobs import SpeechJob
 from polyvox.logs import request_id
@@ -29,6 +28,7 @@ from polyvox.threads import run_blocking
 from polyvox.types import TRUSTED, ReferenceAudio, SpeechParams
 from polyvox.voices.reference import HASH_PREFIX
 from polyvox.worker.inputs import JobInput, JobResult, parse_input
+from polyvox.worker.loop import ServiceLoop
 from polyvox.worker.voice_ids import VoiceIds
 
 log = logging.getLogger(__name__)
@@ -185,10 +185,30 @@ class RunPodWorker:
         return await run_blocking(upload)
 
 
-def start_config(worker: RunPodWorker) -> dict[str, Any]:
-    """The ``runpod.serverless.start`` config for the chosen handler."""
+class LoopHandlers:
+    """The handlers RunPod calls, each run in the worker's own loop (``ServiceLoop``): the
+    SDK's loops only wait for them."""
+
+    def __init__(self, worker: RunPodWorker, loop: ServiceLoop) -> None:
+        self.worker = worker
+        self.loop = loop
+
+    async def handle(self, job: Mapping[str, Any]) -> dict[str, Any]:
+        """``RunPodWorker.handle`` in the worker's loop."""
+        return await self.loop.call(self.worker.handle(job))
+
+    async def stream(self, job: Mapping[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        """``RunPodWorker.stream`` in the worker's loop, a partial at a time."""
+        async for part in self.loop.iterate(lambda: self.worker.stream(job)):
+            yield part
+
+
+def start_config(worker: RunPodWorker, loop: ServiceLoop | None = None) -> dict[str, Any]:
+    """The ``runpod.serverless.start`` config for the chosen handler; with ``loop``, the
+    handlers run in it (what ``main`` does), else in whatever loop calls them."""
+    handlers: RunPodWorker | LoopHandlers = worker if loop is None else LoopHandlers(worker, loop)
     handler: Callable[..., Any] = (
-        worker.stream if worker.settings.worker.streaming else worker.handle
+        handlers.stream if worker.settings.worker.streaming else handlers.handle
     )
     return {
         "handler": handler,
@@ -200,19 +220,26 @@ def start_config(worker: RunPodWorker) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> None:
     """Entry point: settings from the environment, models warm, then hand over to RunPod.
 
-    ``--warm-only`` loads (and so downloads) the models and exits: image builds use it to
-    bake weights in. Every other argument is RunPod's (``--rp_serve_api``, ...).
+    The service lives in a loop of its own for the process's life (``ServiceLoop``), warmed
+    before the first job. ``--warm-only`` loads (and so downloads) the models, imports the
+    RunPod SDK, and exits: image builds use it to bake weights in (and to fail when the
+    image lacks what the worker imports). Every other argument is RunPod's
+    (``--rp_serve_api``, ...).
     """
     args = sys.argv[1:] if argv is None else argv
     settings = Settings()
-    logging.basicConfig(level=settings.log_level.upper())
+    logs.configure(settings.log_level, settings.log_format)
     worker = RunPodWorker(settings)
-    asyncio.run(worker.warm())
-    if "--warm-only" in args:
-        return
-    import runpod
+    loop = ServiceLoop().start()
+    try:
+        loop.run(worker.warm())
+        import runpod  # before --warm-only returns: an image without the SDK fails its build
 
-    runpod.serverless.start(start_config(worker))
+        if "--warm-only" in args:
+            return
+        runpod.serverless.start(start_config(worker, loop))
+    finally:
+        loop.stop(worker.service.close())
 
 
 if __name__ == "__main__":
