@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 
@@ -136,6 +137,50 @@ def _check_voice_request(info: EngineInfo, params: SpeechParams) -> None:
             f"it speaks: {', '.join(info.languages)}",
             param="language",
         )
+
+
+def apply_seed_defaults(info: EngineInfo, params: SpeechParams) -> SpeechParams:
+    """``params`` with its seed shape's defaults filled in where the request left them
+    unset and the model takes them (``takes``); the rest stay the model's own."""
+    seed = params.defaults
+    if seed is None:
+        return params
+    unset = {"language": params.language is None, "speed": params.speed is None}
+    chosen = {
+        key: value
+        for key, value in seed.values.items()
+        if unset.get(key, key not in params.params) and takes(info, key, value)
+    }
+    seed.applied.update(chosen)
+    speed = chosen.get("speed", params.speed)
+    language = chosen.get("language", params.language)
+    engine = {k: v for k, v in chosen.items() if k not in unset}
+    return dataclasses.replace(
+        params,
+        speed=None if speed is None else float(speed),
+        language=None if language is None else str(language),
+        params={**engine, **params.params},
+    )
+
+
+def takes(info: EngineInfo, key: str, value: ParamValue) -> bool:
+    """Whether the model takes ``value`` for ``key``: a language it says it speaks, a speed
+    in its range, or one of its parameters with a value it accepts."""
+    if key == "language":
+        return isinstance(value, str) and bool(info.languages) and speaks(info, value)
+    if key == "speed":
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return False
+        low, high = info.speed_range
+        return info.speed and math.isfinite(value) and low <= value <= high
+    spec = info.params.get(key)
+    if spec is None:
+        return False
+    try:
+        _check_value(info, key, spec, value)
+    except InvalidRequest:
+        return False
+    return True
 
 
 def speaks(info: EngineInfo, language: str) -> bool:

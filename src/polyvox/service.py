@@ -20,7 +20,7 @@ import numpy as np
 from polyvox import codecs, decoding, text, threads
 from polyvox.allocator import MemoryTrimmer, limit_arenas
 from polyvox.catalogue import Catalogue
-from polyvox.checks import check_params, check_speech, check_transcription
+from polyvox.checks import apply_seed_defaults, check_params, check_speech, check_transcription
 from polyvox.cloning import Cloning
 from polyvox.engines.base import CountsEvents, ReleasesMemory
 from polyvox.engines.pool import ModelPool
@@ -167,6 +167,7 @@ class SpeechService:
         info = self.catalogue.tts_engine(params.model).info
         params, own = await self.cloning.library_voice(info, params, caller)
         voice = self.catalogue.resolve_voice(params.model, params.voice)
+        params = apply_seed_defaults(info, params)
         check_speech(info, params)
         out_rate = codecs.output_rate(params.response_format, voice.sample_rate, params.sample_rate)
         reference = await self.cloning.reference(params, own, caller)

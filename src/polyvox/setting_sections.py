@@ -6,7 +6,23 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import AfterValidator, BaseModel, Field, SecretStr
+
+from polyvox.types import ParamValue
+
+
+def _seed_values(values: dict[str, ParamValue]) -> dict[str, ParamValue]:
+    if not isinstance(values.get("language", ""), str):
+        raise ValueError("language must be a string")
+    speed = values.get("speed", 1.0)
+    if isinstance(speed, bool) or not isinstance(speed, int | float):
+        raise ValueError("speed must be a number")
+    return values
+
+
+SeedValues = Annotated[dict[str, ParamValue], AfterValidator(_seed_values)]
+"""A seed shape's defaults: ``language``, ``speed`` or engine parameters (by their names);
+each applies where the model takes it (a language it speaks, a parameter it declares)."""
 
 
 class StorageSettings(BaseModel):
@@ -110,6 +126,11 @@ class CompatSettings(BaseModel):
     """Voice for the Qwen-TTS routes; None is the model's default voice."""
     proxy_model: Annotated[str, Field(min_length=1)] = "piper"
     """Model answering the lean proxy's ``/synthesize`` when the body names none."""
+    qwen_defaults: SeedValues = {"temperature": 0.7}
+    """The Qwen-TTS service's defaults for ``/tts`` and ``/stream-tts`` bodies, where the
+    model takes them (a Qwen3 model does; Piper has no temperature and keeps its own)."""
+    qwen_stream_defaults: SeedValues = {"max_length": 1000}
+    """More defaults for ``/stream-tts`` alone (its ``max_length``: codec frames per call)."""
 
 
 class WorkerSettings(BaseModel):
@@ -123,6 +144,16 @@ class WorkerSettings(BaseModel):
     """Chatterbox-shaped jobs: ``model_type`` -> model id."""
     xtts_model: Annotated[str, Field(min_length=1)] = "piper"
     """Model answering XTTS-shaped jobs (``gen_text``)."""
+    xtts_defaults: SeedValues = {
+        "language": "pt",
+        "temperature": 0.7,
+        "speed": 1.0,
+        "top_k": 50,
+        "top_p": 0.85,
+    }
+    """The XTTS worker's defaults for XTTS-shaped jobs: each applies where the model takes
+    it (speaks the language, declares the parameter), else the model's own stays; the job's
+    ``parameters`` echo lists them either way."""
     upload_prefix: str = "generated"
     """Folder under ``storage.output_url`` that uploaded audio goes to."""
 

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from polyvox import seed_env
 
 # re-exported: the sections are read as polyvox.settings.XSettings everywhere
 from polyvox.setting_sections import CompatSettings as CompatSettings
@@ -198,6 +201,13 @@ class Settings(BaseSettings):
         """Arguments, then ``POLYVOX_*`` variables, then the env file, then a config file."""
         toml = TomlConfigSettingsSource(settings_cls)  # reads model_config["toml_file"]
         return init_settings, env_settings, dotenv_settings, toml, file_secret_settings
+
+    @model_validator(mode="after")
+    def _seed_environment(self) -> Settings:
+        """The replaced services' variables (``GCS_BUCKET_NAME``, ``TTS_REMOTE_URL``, the
+        Qwen service's ``MODEL_PATH``, ...) fill in what no source above set."""
+        seed_env.apply(self, os.environ)
+        return self
 
     @property
     def served(self) -> list[str]:

@@ -132,6 +132,19 @@ class AudioChunk:
 
 
 @dataclass(frozen=True)
+class SeedDefaults:
+    """A replaced service's documented defaults for a request in its shape (the XTTS
+    worker's jobs, the Qwen-TTS routes): ``language``, ``speed`` or engine parameters.
+
+    The service fills in each one the request left unset where the model takes it
+    (``checks.apply_seed_defaults``) and notes it in ``applied``, which the shape's
+    response reads; the others stay the model's own defaults."""
+
+    values: Mapping[str, ParamValue]
+    applied: dict[str, ParamValue] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
 class SpeechParams:
     """What a client asked for, transport-neutral; the service validates and resolves it."""
 
@@ -150,6 +163,8 @@ class SpeechParams:
     when it is missing."""
     voice_attributes: Mapping[str, ParamValue] = field(default_factory=dict)
     """Voice description (gender, age, emotion) for engines that declare them."""
+    defaults: SeedDefaults | None = None
+    """A seed shape's defaults for what the request left unset (None: the model's own)."""
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,11 @@ QWEN_CURL_STREAM_SEED = {
     "text": "Привет, мир!",
     "voice_attributes": {"gender": "female", "age": 25, "emotion": "happy"},
 }
+QWEN_CURL_FULL_SEED = {
+    "text": "Привет, мир!",
+    "format": "wav",
+    "voice_attributes": {"gender": "male", "age": 30, "emotion": "neutral"},
+}
 
 
 def post(server: LiveServer, path: str, body: dict[str, Any]) -> httpx.Response:
@@ -50,6 +55,21 @@ def test_qwen_seed_bodies_name_the_voice_attributes(
     assert "piper" in message
     for attribute in body["voice_attributes"]:
         assert attribute in message
+
+
+@pytest.mark.parametrize(
+    ("path", "body"), [("/tts", QWEN_CURL_FULL_SEED), ("/stream-tts", QWEN_CURL_STREAM_SEED)]
+)
+def test_the_services_defaults_stay_off_a_model_without_them(
+    live_server: LiveServer, path: str, body: dict[str, Any]
+) -> None:
+    """The curl examples send no temperature (nor max_length): the service's defaults (0.7,
+    1000) apply only where the model takes them, and Piper takes neither. Piper has no voice
+    attributes either, so they go."""
+    plain = {k: v for k, v in body.items() if k != "voice_attributes"}
+    response = post(live_server, path, plain)
+    assert response.status_code == 200, response.text
+    assert duration(response.content, "wav") > 0.3
 
 
 @pytest.mark.parametrize("fmt", ["wav", "mp3", "ogg"])

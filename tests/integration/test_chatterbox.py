@@ -270,6 +270,30 @@ def test_the_seed_job_clones_in_french_and_reuses_the_conditionals(
     assert events.get("conditioning_memory", 0) >= 1, events
 
 
+def test_the_english_model_speaks_english_whatever_the_language_id(
+    gateway: LiveServer, worker: str
+) -> None:
+    """chatterbox-runpod-worker.md's job specification, its placeholders made real, for the
+    English model with French: the seed's ChatterboxTTS takes no language, so neither does
+    polyvox's English model; the job is spoken in English and says so."""
+    voice = {"model": "piper", "input": "This is my voice, copy it.", "response_format": "wav"}
+    piper = httpx.post(f"{gateway.url}/v1/audio/speech", json=voice, timeout=120)
+    job = {
+        "text": "Текст для синтеза",
+        "model_type": "english",
+        "language_id": "fr",
+        "audio_prompt": base64.b64encode(piper.content).decode(),
+        "exaggeration": 0.5,
+        "cfg_weight": 0.5,
+    }
+    done = post(worker, "/runsync", {"input": job})
+    assert done["status"] == "COMPLETED", done
+    output = done["output"]
+    assert (output["language"], output["model_type"]) == ("en", "english")
+    assert "language_id 'fr' was ignored" in output["warnings"][0]
+    assert len(samples(base64.b64decode(output["audio"]))) > 0
+
+
 @pytest.mark.parametrize(
     ("change", "param"),
     [

@@ -131,10 +131,12 @@ def test_the_seed_job_clones_a_gs_reference_and_reuses_its_latents(
     audio = samples(httpx.get(output["audio_url"], timeout=30).content)
     assert abs(len(audio) / 24000 - output["duration"]) < 0.01
     assert np.abs(audio).max() > 100
-    # the same voice by its id alone: the reference and its latents are not fetched again
-    again = post(worker, "/runsync", {"input": {"gen_text": "De novo.", "voice_id": "joao_formal",
-                                                "language": "pt"}})  # fmt: skip
+    # the same voice by its id alone: the reference and its latents are not fetched again;
+    # and no language: the seed's default, pt, which XTTS speaks
+    again = post(worker, "/runsync", {"input": {"gen_text": "De novo.", "voice_id": "joao_formal"}})
     assert again["status"] == "COMPLETED", again
+    assert again["output"]["language"] == "pt"
+    assert again["output"]["parameters"] == output["parameters"]  # the seed's defaults
     events = engine_events(gateway, "xtts")
     assert events["conditioning_built"] == before + 1, events
     assert events.get("conditioning_memory", 0) >= 1, events

@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import base64
+import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from polyvox.checks import engine_params
 from polyvox.errors import InvalidRequest
 from polyvox.settings import Settings
 from polyvox.storage import StoredObject
-from polyvox.types import ParamValue, ReferenceAudio, SpeechParams
+from polyvox.types import ParamValue, ReferenceAudio, SeedDefaults, SpeechParams
 from polyvox.voices.reference import decode_base64, parse_reference
 
+log = logging.getLogger(__name__)
 OutputMode = Literal["base64", "url"]
+XTTS_PARAMETERS = ("temperature", "speed", "top_k", "top_p")
+"""What the XTTS worker's ``parameters`` echo lists: sent, else the documented default."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,8 @@ class ChatterboxInput(JobInput):
     audio_prompt: str | None = Field(None, description="Reference voice, base64 audio.")
     exaggeration: float | None = None
     cfg_weight: float | None = None
+    _language: str | None = PrivateAttr(None)
+    _warnings: list[str] = PrivateAttr(default_factory=list)
 
     def to_params(self, settings: Settings) -> SpeechParams:
         models = settings.worker.chatterbox_models
@@ -97,20 +103,42 @@ class ChatterboxInput(JobInput):
             data = decode_base64(self.audio_prompt, "audio_prompt")
             reference = ReferenceAudio(data, param="audio_prompt")
         params = _engine_params(exaggeration=self.exaggeration, cfg_weight=self.cfg_weight)
+        self._language = self._spoken_language()
         return SpeechParams(
             model=models[self.model_type], input=self.text, response_format="wav",
-            language=self.language_id, reference_audio=reference, params=params,
+            language=self._language, reference_audio=reference, params=params,
         )  # fmt: skip
 
+    def _spoken_language(self) -> str | None:
+        """``language_id``, except on the English model: the seed's ``ChatterboxTTS`` takes
+        no language, so another language is ignored there, with a warning (logged and in
+        the output's ``warnings``) instead of a failed job."""
+        wanted = self.language_id
+        if self.model_type != "english" or wanted is None or _is_english(wanted):
+            return wanted
+        warning = (
+            f"model_type 'english' speaks English: language_id {wanted!r} was ignored "
+            "(model_type 'multilingual' takes a language_id)"
+        )
+        log.warning("chatterbox job: %s", warning)
+        self._warnings = [warning]
+        return None
+
     def render(self, result: JobResult) -> dict[str, Any]:
+        warnings = {"warnings": list(self._warnings)} if self._warnings else {}
         return {
             **_b64(result.audio),
             "sample_rate": result.sample_rate,
             "duration": round(result.duration, 3),
             "text": self.text,
-            "language": self.language_id or result.language,
+            "language": self._language or result.language,
             "model_type": self.model_type,
+            **warnings,
         }
+
+
+def _is_english(language: str) -> bool:
+    return language.lower().replace("_", "-").split("-")[0] == "en"
 
 
 class XttsInput(JobInput):
@@ -126,15 +154,18 @@ class XttsInput(JobInput):
     speed: float | None = Field(None, ge=0.25, le=4.0)
     top_k: int | None = None
     top_p: float | None = None
+    _defaults: SeedDefaults = PrivateAttr(default_factory=lambda: SeedDefaults({}))
 
     def to_params(self, settings: Settings) -> SpeechParams:
         reference = None
         if self.ref_audio_url is not None:
             reference = ReferenceAudio(self.ref_audio_url, param="ref_audio_url")
         params = _engine_params(temperature=self.temperature, top_k=self.top_k, top_p=self.top_p)
+        self._defaults = SeedDefaults(dict(settings.worker.xtts_defaults))
         return SpeechParams(
             model=settings.worker.xtts_model, input=self.gen_text, response_format="wav",
             speed=self.speed, language=self.language, reference_audio=reference, params=params,
+            defaults=self._defaults,
         )  # fmt: skip
 
     def output_mode(self) -> OutputMode:
@@ -147,15 +178,24 @@ class XttsInput(JobInput):
         return self.voice_id
 
     def render(self, result: JobResult) -> dict[str, Any]:
+        """The seed's output; ``parameters`` lists each of ``XTTS_PARAMETERS`` as sent or as
+        ``worker.xtts_defaults`` documents it (whether the model took it or not), and
+        ``language`` is the one spoken: sent, the default where the model took it, or the
+        voice's."""
+        documented = self._defaults.values
+        sent = {name: getattr(self, name) for name in XTTS_PARAMETERS}
         parameters = _engine_params(
-            temperature=self.temperature, speed=self.speed or 1.0, top_k=self.top_k,
-            top_p=self.top_p,
-        )  # fmt: skip
+            **{
+                name: documented.get(name) if value is None else value
+                for name, value in sent.items()
+            }
+        )
+        language = self.language or self._defaults.applied.get("language") or result.language
         return {
             "audio_url": result.stored.signed_url if result.stored else None,
             "duration": round(result.duration, 3),
             "voice_id": self.voice_id,
-            "language": self.language or result.language,
+            "language": str(language),
             "generation_time": round(result.generation_time, 3),
             "parameters": parameters,
         }

@@ -17,7 +17,8 @@ from polyvox.api.streaming import started, unless_disconnected
 from polyvox.checks import engine_params
 from polyvox.errors import InvalidRequest
 from polyvox.service import SpeechService
-from polyvox.types import Caller, ParamValue, SpeechParams
+from polyvox.settings import CompatSettings
+from polyvox.types import Caller, ParamValue, SeedDefaults, SpeechParams
 
 router = APIRouter(tags=["compatibility"])
 _QWEN_FORMATS = {"wav": "wav", "mp3": "mp3", "ogg": "opus"}
@@ -40,18 +41,23 @@ class QwenBody(BaseModel):
     temperature: float | None = Field(None, ge=0.0, le=2.0)
     voice_attributes: VoiceAttributes | None = None
 
-    def params(self, model: str, voice: str | None, fmt: str, **extra: ParamValue) -> SpeechParams:
-        """SpeechParams for the configured Qwen-compatible model."""
+    def params(
+        self, compat: CompatSettings, fmt: str, stream: bool = False, **extra: ParamValue
+    ) -> SpeechParams:
+        """SpeechParams for the configured Qwen-compatible model, with the service's
+        documented defaults (``compat.qwen_defaults``, and ``qwen_stream_defaults`` for
+        ``/stream-tts``) where the model takes them."""
         if self.text is None:
             raise InvalidRequest("text is required", param="text")
         engine: dict[str, ParamValue | None] = {"temperature": self.temperature, **extra}
         attributes = (
             self.voice_attributes.model_dump(exclude_none=True) if self.voice_attributes else {}
         )
+        defaults = {**compat.qwen_defaults, **(compat.qwen_stream_defaults if stream else {})}
         return SpeechParams(
-            model=model, input=self.text, voice=voice, response_format=fmt,
-            params={k: v for k, v in engine.items() if v is not None},
-            voice_attributes=attributes,
+            model=compat.qwen_model, input=self.text, voice=compat.qwen_voice,
+            response_format=fmt, params={k: v for k, v in engine.items() if v is not None},
+            voice_attributes=attributes, defaults=SeedDefaults(defaults),
         )  # fmt: skip
 
 
@@ -110,8 +116,7 @@ async def qwen_tts(
     caller: CallerDep,
 ) -> Response:
     """Qwen-TTS full synthesis: one wav, mp3 or ogg file."""
-    compat = state.settings.compat
-    params = body.params(compat.qwen_model, compat.qwen_voice, _QWEN_FORMATS[body.format])
+    params = body.params(state.settings.compat, _QWEN_FORMATS[body.format])
     return await unless_disconnected(request, _whole_file(service, params, caller))
 
 
@@ -132,8 +137,7 @@ async def qwen_stream_tts(
     extra: dict[str, ParamValue] = {}
     if body.max_length is not None:
         extra["max_length"] = body.max_length
-    compat = state.settings.compat
-    params = body.params(compat.qwen_model, compat.qwen_voice, "wav", **extra)
+    params = body.params(state.settings.compat, "wav", stream=True, **extra)
     job = await unless_disconnected(request, service.prepare(params, caller))
     audio = await started(request, job.stream())
     return StreamingResponse(audio, media_type=job.media_type, headers=job.headers)
