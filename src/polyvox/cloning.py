@@ -93,7 +93,7 @@ class Cloning:
                 return params, None  # an engine voice of that name wins
             except VoiceNotFound:
                 pass
-        found = await run_blocking(partial(self.library.find, caller, name))
+        found = await run_blocking(partial(self.library.find, caller, name, fresh=False))
         if found is None:
             return params, None
         if not info.voice_cloning:
@@ -140,7 +140,7 @@ class Cloning:
 
     def _others(self, caller: Caller, digest: str) -> bool:
         """Whether ``digest`` is the audio of library voices ``caller`` may not use only."""
-        users = [v for v in self.library.all_voices() if v.digest == digest]
+        users = [v for v in self.library.all_voices(fresh=False) if v.digest == digest]
         return bool(users) and not any(caller.sees(v.owner) for v in users)
 
     def _library_reference(self, voice: LibraryVoice) -> Path:

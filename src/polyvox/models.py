@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ValidationError
 
@@ -28,6 +29,26 @@ class ModelSpec:
     slots: int
     environment: str | None = None
     """The engine environment the model runs in (a supervised process), or None."""
+    worker_env: Mapping[str, str] = field(default_factory=dict)
+    """For a model in an environment: the server's settings that shape a request, as the
+    worker's ``POLYVOX_*`` variables (``worker_environment``)."""
+
+
+def worker_environment(settings: Settings) -> dict[str, str]:
+    """The settings a supervised worker must share with the server that starts it: what a
+    request may be (input, body, upload and audio limits, its timeout, how text is split)
+    and where reference audio is cached (the server hands references over by digest)."""
+    s = settings
+    return {
+        "POLYVOX_MAX_INPUT_CHARS": str(s.max_input_chars),
+        "POLYVOX_MAX_BODY_BYTES": str(s.max_body_bytes),
+        "POLYVOX_MAX_UPLOAD_BYTES": str(s.max_upload_bytes),
+        "POLYVOX_MAX_AUDIO_SECONDS": str(s.max_audio_seconds),
+        "POLYVOX_REQUEST_TIMEOUT": str(s.request_timeout),
+        "POLYVOX_CHUNK_MAX_CHARS": str(s.chunk_max_chars),
+        "POLYVOX_FIRST_CHUNK_MAX_WORDS": str(s.first_chunk_max_words),
+        "POLYVOX_REFERENCE": s.reference.model_dump_json(),
+    }
 
 
 def _describe(error: ValidationError) -> str:
@@ -50,7 +71,11 @@ def model_spec(settings: Settings, model: str) -> ModelSpec:
         raise ConfigError(f"model {model!r} (engine {config.engine}): {_describe(exc)}") from None
     kind_slots = settings.stt_slots if engine_class.kind == "stt" else settings.tts_slots
     slots = config.slots or getattr(engine_class, "default_slots", None) or kind_slots
-    return ModelSpec(model, config.engine, options, slots, config.environment)
+    if config.environment is None:
+        return ModelSpec(model, config.engine, options, slots)
+    return ModelSpec(
+        model, config.engine, options, slots, config.environment, worker_environment(settings)
+    )
 
 
 def check_models(settings: Settings) -> None:

@@ -87,6 +87,10 @@ class VoiceLibrarySettings(BaseModel):
     """Reference files one voice is made of, at most."""
     loudness_dbfs: Annotated[float, Field(ge=-40, le=-6)] = -20.0
     """Loudness references are normalised to (RMS of the speech, dBFS; peaks stay under -1)."""
+    cache_seconds: Annotated[float, Field(ge=0, le=3600)] = 5.0
+    """A speech request that names a library voice uses a listing of the library up to this
+    old (no LIST of the store per request); this server's own changes show at once, other
+    replicas' within this. 0: list for every request."""
     orphan_grace_seconds: Annotated[float, Field(ge=60, le=30 * 86_400)] = 3600.0
     """Audio no voice uses (a crash came between a delete and its audio's removal) is swept
     when the server starts and after each delete, once it is this many seconds old: a

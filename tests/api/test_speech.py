@@ -130,3 +130,23 @@ def test_openai_client_sees_typed_errors(client: openai.OpenAI) -> None:
     assert "no-such-model" in str(info.value)
     with pytest.raises(openai.UnprocessableEntityError):
         client.audio.speech.create(model="tts-1", voice="alloy", input="Hi", speed=4.5)
+
+
+def test_kokoro_fastapi_clients_stream_field(live_server: LiveServer) -> None:
+    """Clients written for Kokoro-FastAPI send ``stream``: true streams (chunked, as
+    without it), false answers the whole file with its length; a raw body, as they send."""
+    url = f"{live_server.url}/v1/audio/speech"
+    base = {"model": "tts-1", "input": "Hello there.", "voice": "alloy", "response_format": "wav"}
+    streamed = httpx.post(url, json={**base, "stream": True}, timeout=60)
+    whole = httpx.post(url, json={**base, "stream": False}, timeout=60)
+    assert streamed.status_code == whole.status_code == 200, (streamed.text, whole.text)
+    assert streamed.headers.get("transfer-encoding") == "chunked"
+    assert int(whole.headers["content-length"]) == len(whole.content)
+    # the whole file carries its real sizes; a stream says "unknown" (0xFFFFFFFF)
+    assert whole.content[4:8] == (len(whole.content) - 8).to_bytes(4, "little")
+    assert duration(whole.content, "wav") == pytest.approx(
+        duration(streamed.content, "wav"), abs=0.05
+    )
+    refused = httpx.post(url, json={**base, "stream": False, "stream_format": "sse"}, timeout=60)
+    assert refused.status_code == 422
+    assert refused.json()["error"]["param"] == "stream"

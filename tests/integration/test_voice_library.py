@@ -179,3 +179,42 @@ def test_another_key_can_neither_see_use_nor_delete_the_voice(
             copied = httpx.post(f"{front.url}/v1/audio/voices", headers=auth(key), json={
                 "name": "Copy", "consent": "me", "audio_sample": stored})  # fmt: skip
             assert "not read from that location" in copied.json()["error"]["message"]
+
+
+def _list_requests(endpoint: str) -> list[str]:
+    """The LIST requests the moto server recorded since the last reset (its request log)."""
+    recorded = httpx.get(f"{endpoint}/moto-api/recorder/download-recording", timeout=30).text
+    entries = [json.loads(line) for line in recorded.splitlines() if line.strip()]
+    return [e["url"] for e in entries if e["method"] == "GET" and "list-type=" in e["url"]]
+
+
+def test_a_library_voice_by_name_costs_no_store_list_per_request(
+    s3_endpoint: str, xtts_gateway: LiveServer, tmp_path: Path
+) -> None:
+    """A speech request naming a library voice used to LIST the whole store before its first
+    audio; now a listing up to ``voices.cache_seconds`` old serves, and the library's own
+    changes drop it at once."""
+    from moto.moto_api import recorder
+
+    recorder._location = str(tmp_path / "moto-requests")  # the in-process server's log
+    settings = front_settings(s3_endpoint, xtts_gateway).model_copy(
+        update={"voices": VoiceLibrarySettings(url=LIBRARY, cache_seconds=600)}
+    )
+    for front in start_server(settings):
+        voice = create_voice(front, reference(front), "Cached Ada")
+        assert speak(front, ALICE, "Cached Ada").status_code == 200  # one listing, then kept
+        httpx.post(f"{s3_endpoint}/moto-api/recorder/reset-recording", timeout=30)
+        httpx.post(f"{s3_endpoint}/moto-api/recorder/start-recording", timeout=30)
+        try:
+            for _ in range(3):
+                assert speak(front, ALICE, "Cached Ada").status_code == 200
+            assert _list_requests(s3_endpoint) == []
+            where = f"{front.url}/v1/audio/voices/{voice['id']}"
+            body = {"name": "Renamed Ada"}
+            renamed = httpx.patch(where, json=body, headers=auth(ALICE), timeout=60)
+            assert renamed.status_code == 200, renamed.text
+            assert speak(front, ALICE, "Renamed Ada").status_code == 200  # seen at once
+            assert speak(front, ALICE, "Cached Ada").status_code == 404
+        finally:
+            httpx.post(f"{s3_endpoint}/moto-api/recorder/stop-recording", timeout=30)
+            httpx.delete(f"{front.url}/v1/audio/voices/{voice['id']}", headers=auth(ALICE))

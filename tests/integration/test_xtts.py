@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -184,3 +185,33 @@ def test_http_errors_name_the_field_before_any_audio(gateway: LiveServer) -> Non
         assert 400 <= response.status_code < 500, (change, response.text)
         assert response.json()["error"]["param"] == param, response.text
     assert speak(gateway, model="piper").status_code == 200  # still serving
+
+
+def test_two_clients_take_turns_at_the_gateway_not_in_the_worker(gateway: LiveServer) -> None:
+    """XTTS runs one synthesis at a time: the gateway admits no more to its worker than
+    that, so a second client waits in the gateway's queue (fair turns, its queue timeout,
+    its metrics) instead of in the worker's own."""
+    service = gateway.state.service
+
+    def waited() -> float:
+        return service.metrics.value("polyvox_queue_wait_seconds_sum", model="xtts")
+
+    before = waited()
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(lambda _: speak(gateway, input=TEXT, seed=1), range(2)))
+    assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
+    assert service.scheduler("xtts").slots == 1
+    assert waited() > before  # one of them waited for the slot, here
+
+
+def test_the_clients_request_id_crosses_into_the_workers_log(gateway: LiveServer) -> None:
+    """One id joins the two logs: the worker's lines for the request carry the client's."""
+    rid = "trace-xtts-0001"
+    body = {"model": "xtts", "input": TEXT, "response_format": "wav"}
+    answer = httpx.post(
+        f"{gateway.url}/v1/audio/speech", json=body, headers={"X-Request-ID": rid}, timeout=600
+    )
+    assert answer.status_code == 200
+    assert answer.headers["x-request-id"] == rid
+    worker = gateway.state.service.pool.engine("xtts")
+    assert any(f"[{rid}]" in line for line in worker._recent), list(worker._recent)

@@ -37,6 +37,12 @@ class SpeechBody(BaseModel):
     response_format: AudioFormat = "mp3"
     speed: float | None = Field(None, ge=0.25, le=4.0)
     stream_format: Literal["audio", "sse"] = "audio"
+    stream: bool | None = Field(
+        None,
+        description="Kokoro-FastAPI's field: true (the default) streams the audio as it is "
+        "made; false sends the whole file at once, with its length (and, for wav, its "
+        "real sizes in the header).",
+    )
     sample_rate: int | None = Field(
         None, ge=8000, le=192000, description="polyvox extension: output sample rate."
     )

@@ -61,6 +61,7 @@ class SupervisedEngine(PolyvoxRemote):
         self.environment = spec.environment
         self.token = secrets.token_urlsafe(24)
         self._worker_config = {"engine": spec.engine, **_options(spec)}
+        self._worker_env = dict(spec.worker_env)
         self._slots = spec.slots
         options = PolyvoxOptions(url="http://127.0.0.1:1", api_key=self.token, discovery_attempts=1)
         super().__init__(ModelSpec(spec.id, "polyvox", options, spec.slots))
@@ -94,6 +95,7 @@ class SupervisedEngine(PolyvoxRemote):
             # the gateway is the worker's one client and shares its places out fairly itself
             "POLYVOX_LIMITS__CLIENT_SHARE": "1",
             SUPERVISOR_PID: str(os.getpid()),
+            **self._worker_env,  # the limits and caches a request is shaped by, as here
         })  # fmt: skip
         started = time.monotonic()
         self.process = process = await asyncio.create_subprocess_exec(
@@ -184,6 +186,10 @@ class SupervisedEngine(PolyvoxRemote):
             await self._start()
         if not self.described:
             await PolyvoxRemote.describe(self)
+            # the server admits no more to the model than its worker runs at once, so
+            # requests wait (and take turns fairly) here, not in the worker's own queue
+            runs = min(self._slots, self.remote_concurrency or self._slots)
+            self.info = dataclasses.replace(self.info, max_concurrency=runs)
 
     async def unload(self) -> None:
         """Stop the worker: all of its memory goes back."""

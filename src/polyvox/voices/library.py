@@ -79,22 +79,28 @@ class VoiceLibrary:
         """The prepared reference audio named ``digest``."""
         return self._store.audio(digest)
 
-    def all_voices(self) -> list[LibraryVoice]:
-        """Every voice, whoever owns it (for checks, never for answers)."""
-        return self._store.records()
+    def _max_age(self, fresh: bool) -> float:
+        return 0.0 if fresh else self.settings.cache_seconds
 
-    def voices(self, caller: Caller) -> list[LibraryVoice]:
+    def all_voices(self, *, fresh: bool = True) -> list[LibraryVoice]:
+        """Every voice, whoever owns it (for checks, never for answers). ``fresh=False``:
+        a listing up to ``voices.cache_seconds`` old serves (the speech path: no LIST per
+        request; this library's own writes drop it at once)."""
+        return self._store.records(self._max_age(fresh))
+
+    def voices(self, caller: Caller, *, fresh: bool = True) -> list[LibraryVoice]:
         """The voices ``caller`` may see, oldest first."""
-        visible = [v for v in self._store.records() if caller.sees(v.owner)]
+        records = self._store.records(self._max_age(fresh))
+        visible = [v for v in records if caller.sees(v.owner)]
         return sorted(visible, key=lambda v: (v.created_at, v.id))
 
-    def find(self, caller: Caller, ref: str) -> LibraryVoice | None:
+    def find(self, caller: Caller, ref: str, *, fresh: bool = True) -> LibraryVoice | None:
         """A voice by id or name, if ``caller`` may use it; a name that several owners use
         is the caller's own, or a 409 for an admin who sees them all."""
         if VOICE_ID.fullmatch(ref):
             voice = self._store.read_record(ref)
             return voice if voice is not None and caller.sees(voice.owner) else None
-        named = [v for v in self.voices(caller) if v.name.casefold() == ref.casefold()]
+        named = [v for v in self.voices(caller, fresh=fresh) if v.name.casefold() == ref.casefold()]
         own = [v for v in named if v.owner == caller.key]
         if own:
             return own[0]

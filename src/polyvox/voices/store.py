@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import threading
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -41,6 +42,10 @@ class LibraryStore:
         self.root = os.path.expanduser(url).rstrip("/")
         self._objects = objects
         self._records: dict[str, tuple[Any, LibraryVoice]] = {}
+        self._listed: tuple[float, list[LibraryVoice]] | None = None
+        """The last listing and when it began (``records(max_age)``)."""
+        self._generation = 0
+        """Counts this store's writes: a listing a write overtook is not kept."""
         self._lock = threading.Lock()
 
     def _io(self, what: str, action: Callable[[Any, str], T]) -> T:
@@ -86,16 +91,42 @@ class LibraryStore:
     def write_record(self, voice: LibraryVoice) -> None:
         body = json.dumps(voice.to_json(), ensure_ascii=False).encode()
         path = f"voices/{voice.id}.json"
-        self._io("saving a voice", lambda fs, root: self._put(fs, root, path, body))
+        try:
+            self._io("saving a voice", lambda fs, root: self._put(fs, root, path, body))
+        finally:
+            self._forget_listing()
 
     def remove_record(self, voice_id: str) -> None:
         """Delete a voice's record (FileNotFoundError when it is gone already)."""
-        self._rm("deleting a voice", f"voices/{voice_id}.json")
-        with self._lock:
-            self._records.pop(f"{voice_id}.json", None)
+        try:
+            self._rm("deleting a voice", f"voices/{voice_id}.json")
+        finally:
+            with self._lock:
+                self._records.pop(f"{voice_id}.json", None)
+            self._forget_listing()
 
-    def records(self) -> list[LibraryVoice]:
-        """Every record in the store (changed ones read again, unreadable ones skipped)."""
+    def records(self, max_age: float = 0.0) -> list[LibraryVoice]:
+        """Every record in the store (changed ones read again, unreadable ones skipped).
+
+        ``max_age``: a listing made at most this many seconds ago serves (no LIST); this
+        store's own writes drop it, other replicas' show once it is that old."""
+        with self._lock:
+            listed, generation = self._listed, self._generation
+        if max_age > 0 and listed is not None and time.monotonic() - listed[0] <= max_age:
+            return listed[1]
+        started = time.monotonic()
+        found = self._list_records()
+        with self._lock:
+            if generation == self._generation:  # no write of ours came between
+                self._listed = (started, found)
+        return found
+
+    def _forget_listing(self) -> None:
+        with self._lock:
+            self._listed = None
+            self._generation += 1
+
+    def _list_records(self) -> list[LibraryVoice]:
         found: list[LibraryVoice] = []
         for entry in self._listing("voices"):
             name = str(entry["name"]).rsplit("/", 1)[-1]

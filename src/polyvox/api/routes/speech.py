@@ -7,13 +7,13 @@ import logging
 from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
 from polyvox.api.deps import CallerDep, ServiceDep
 from polyvox.api.schemas import SpeechBody
 from polyvox.api.streaming import sse_event, started, unless_disconnected
 from polyvox.engines.remote.polyvox import SAMPLE_RATE_HEADER
-from polyvox.errors import EngineFailure, PolyvoxError
+from polyvox.errors import EngineFailure, InvalidRequest, PolyvoxError
 from polyvox.jobs import SpeechJob
 
 router = APIRouter(tags=["speech"])
@@ -59,18 +59,26 @@ async def _sse(job: SpeechJob, audio: AsyncIterator[bytes]) -> AsyncIterator[str
 @router.post("/v1/audio/speech", responses=_AUDIO_RESPONSES, response_class=StreamingResponse)
 async def create_speech(
     body: SpeechBody, request: Request, service: ServiceDep, caller: CallerDep
-) -> StreamingResponse:
+) -> Response:
     """Speak ``input``; every request error is raised here, before the first byte is sent."""
+    if body.stream is False and body.stream_format == "sse":
+        raise InvalidRequest(
+            "stream_format sse streams the audio; stream false asks for the whole file",
+            param="stream",
+        )
     job = await unless_disconnected(request, service.prepare(body.to_params(), caller))
     request.state.model = job.model
     log.info(
         "speech model=%s voice=%s format=%s stream=%s chars=%d",
         job.model, job.request.voice, job.response_format, body.stream_format, len(body.input),
     )  # fmt: skip
+    headers = {**job.headers, SAMPLE_RATE_HEADER: str(job.out_rate)}  # a gateway checks it
+    if body.stream is False:  # the whole file, once it is all made
+        whole = await unless_disconnected(request, job.collect())
+        return Response(whole, media_type=job.media_type, headers=headers)
     audio = await started(request, job.stream())
     if body.stream_format == "sse":
         return StreamingResponse(
             _sse(job, audio), media_type="text/event-stream", headers=job.headers
         )
-    headers = {**job.headers, SAMPLE_RATE_HEADER: str(job.out_rate)}  # a gateway checks it
     return StreamingResponse(audio, media_type=job.media_type, headers=headers)

@@ -21,7 +21,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 
 from polyvox.audio import int16_to_float
 from polyvox.errors import EngineUnavailable, PolyvoxError, UpstreamFailure
-from polyvox.logs import redact_url
+from polyvox.logs import redact_url, request_id
 from polyvox.types import AudioChunk
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,16 @@ def client(
         timeout=timeout,
         limits=limits,
         headers={**auth, **(headers or {})},
+        event_hooks={"request": [_carry_request_id]},
     )
+
+
+async def _carry_request_id(request: httpx.Request) -> None:
+    """The client's request id crosses the hop (``X-Request-ID``): both servers' log lines
+    of one request carry the same id, and another polyvox uses it as its own."""
+    current = request_id.get()
+    if current != "-":
+        request.headers.setdefault("X-Request-ID", current)
 
 
 class Upstream:

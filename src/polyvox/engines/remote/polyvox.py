@@ -54,6 +54,8 @@ class PolyvoxRemote(HttpEngine):
             description=f"{self.upstream_model} on the polyvox server at {spec.options.shown_url}",
         )  # fmt: skip
         self.described = False
+        self.remote_concurrency: int | None = None
+        """Requests the other server's model runs at once, as its card says."""
         self._voices: list[VoiceInfo] = []
         self._default_voice = ""
 
@@ -63,6 +65,7 @@ class PolyvoxRemote(HttpEngine):
         """Read the other server's card and voices (retried while it starts up)."""
         card, voices = await self.upstream.discover(self.options.discovery_attempts, self._read)
         info = from_card(card)
+        self.remote_concurrency = info.max_concurrency
         self.info = dataclasses.replace(
             info, model=self.info.model, device="remote", splits_text=True,
             max_concurrency=None, description=self.info.description,
