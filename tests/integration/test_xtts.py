@@ -11,6 +11,7 @@ import base64
 import json
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,9 +19,11 @@ import numpy as np
 import pytest
 
 from polyvox.engines.xtts_model import TINY_SPEAKER
+from polyvox.settings import ModelConfig, Settings
 from polyvox.storage import ObjectStore
 from tests.conftest import LiveServer
 from tests.integration.test_chatterbox import engine_events, samples, streamed_pieces
+from tests.integration.test_environments import serve_with_environments
 from tests.integration.test_storage_gcs import BUCKET, Gcs, check_v4_signature, gcs, storage
 from tests.worker.test_runpod_api import post, start_worker
 
@@ -215,3 +218,20 @@ def test_the_clients_request_id_crosses_into_the_workers_log(gateway: LiveServer
     assert answer.headers["x-request-id"] == rid
     worker = gateway.state.service.pool.engine("xtts")
     assert any(f"[{rid}]" in line for line in worker._recent), list(worker._recent)
+
+
+def test_a_long_text_the_server_accepts_its_worker_accepts(xtts_checkpoint: Path) -> None:
+    """The server sends a worker a whole text in one call; the worker used to keep its own
+    input limit (4096) and answer 422 to what the server had accepted."""
+    models = {
+        "xtts": ModelConfig(engine="xtts", environment="xtts", checkpoint=str(xtts_checkpoint))
+    }
+    settings = Settings(models=models, preload=[], max_input_chars=100_000)
+    text = ("This is one sentence of a very long text, spoken by a worker. " * 400)[:20_000]
+    body = {"model": "xtts", "input": text, "response_format": "pcm"}
+    for server in serve_with_environments(settings):
+        url = f"{server.url}/v1/audio/speech"
+        with httpx.stream("POST", url, json=body, timeout=600) as answer:
+            assert answer.status_code == 200, answer.read()
+            first = next(answer.iter_bytes())  # audio comes: the worker took the text
+            assert first
