@@ -8,9 +8,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +22,7 @@ from tests.integration.test_storage_gcs import BUCKET, Gcs, check_v4_signature
 from tests.integration.test_storage_gcs import gcs as gcs  # the emulator fixture
 from tests.processes import spawn_server, stop
 from tests.standins.indextts_vllm import StandIn, create_app, serving
+from tests.worker.test_runpod_api import start_worker as runpod_worker
 
 pytestmark = pytest.mark.integration
 SEED_ENV = ("GCS_BUCKET_NAME", "TTS_REMOTE_URL", "MODEL_PATH", "DEVICE")
@@ -53,38 +51,9 @@ def environment(**extra: str) -> dict[str, str]:
 
 @contextlib.contextmanager
 def start_worker(env: dict[str, str], log: Path) -> Iterator[str]:
-    """``python -m polyvox.worker.runpod --rp_serve_api`` on a free port (as
-    tests/worker/test_runpod_api.py starts it); yields its URL."""
-    port = free_port()
-    env = {**env, "RUNPOD_WEBHOOK_PING": "", "POLYVOX_PRELOAD": '["piper"]'}
-    for key in ("RUNPOD_AI_API_KEY", "RUNPOD_POD_ID", "RUNPOD_ENDPOINT_ID"):
-        env.pop(key, None)
-    command = [
-        sys.executable,
-        "-m",
-        "polyvox.worker.runpod",
-        "--rp_serve_api",
-        "--rp_api_host",
-        "127.0.0.1",
-        "--rp_api_port",
-        str(port),
-    ]
-    with log.open("wb") as out:
-        proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while proc.poll() is None and time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/openapi.json", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        else:
-            raise RuntimeError(f"worker not ready: {log.read_text(errors='replace')[-3000:]}")
-        yield url
-    finally:
-        stop(proc, timeout=20)
+    """The worker behind the SDK's local API (tests/worker/test_runpod_api.py), started
+    from ``env`` alone: no seed variable of this process reaches it."""
+    yield from runpod_worker({}, log, base=env)
 
 
 def runsync(url: str, job_input: dict[str, Any]) -> dict[str, Any]:

@@ -26,13 +26,17 @@ READY_TIMEOUT = 120.0
 
 
 def start_worker(
-    env_extra: dict[str, str], log: Path, started: list[subprocess.Popen[bytes]] | None = None
+    env_extra: dict[str, str],
+    log: Path,
+    started: list[subprocess.Popen[bytes]] | None = None,
+    base: dict[str, str] | None = None,
 ) -> Iterator[str]:
     """``python -m polyvox.worker.runpod --rp_serve_api`` on a free port; yields its URL
-    (and appends its process to ``started``)."""
+    (and appends its process to ``started``). ``base``: the environment it starts from
+    (this process's by default)."""
     port = free_port()
     env = {
-        **os.environ,
+        **(os.environ if base is None else base),
         "RUNPOD_WEBHOOK_PING": "",  # no heartbeat: nothing leaves 127.0.0.1
         "UVICORN_LOG_LEVEL": "warning",
         "POLYVOX_PRELOAD": '["piper"]',

@@ -17,18 +17,10 @@ import pytest
 
 from polyvox.settings import ModelConfig, Settings
 from polyvox.worker.runpod import RunPodWorker
+from tests.worker.test_handler import XTTS_SEED
 
-# xtts-runpod-worker.md, "Formato do Payload" and "Exemplo com Python", verbatim
-XTTS_PAYLOAD = {
-    "gen_text": "Olá! Este é um exemplo de síntese de voz usando XTTS V2.",
-    "ref_audio_url": "gs://seu-bucket/referencias/voz_joao.wav",
-    "voice_id": "joao_formal",
-    "language": "pt",
-    "temperature": 0.7,
-    "speed": 1.0,
-    "top_k": 50,
-    "top_p": 0.85,
-}
+XTTS_PAYLOAD = XTTS_SEED
+"""xtts-runpod-worker.md, "Formato do Payload" (and "Exemplo com Python"), verbatim."""
 XTTS_PYTHON = {
     "gen_text": "Este é um teste de síntese de voz.",
     "ref_audio_url": "gs://meu-bucket/vozes/carlos.wav",
