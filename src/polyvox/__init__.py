@@ -13,8 +13,8 @@ from polyvox.types import (
     VoiceInfo,
     Word,
 )
+from polyvox.version import __version__
 
-__version__ = "0.1.0"
 __all__ = [
     "AudioChunk",
     "EngineInfo",

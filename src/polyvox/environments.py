@@ -21,7 +21,6 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import polyvox
 from polyvox.families import FAMILIES, EnvironmentMissing, Family, family
 
 __all__ = ["FAMILIES", "EnvironmentMissing", "Family", "family"]
@@ -67,7 +66,7 @@ def executable(name: str, env_dir: Path | None = None) -> Path:
 
 def _source() -> str | None:
     """This checkout's project directory, when polyvox runs from source (editable)."""
-    project = Path(polyvox.__file__).resolve().parents[2]
+    project = Path(__file__).resolve().parents[2]
     return str(project) if (project / "pyproject.toml").is_file() else None
 
 

@@ -3,35 +3,20 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ValidationError
 
 from polyvox.engines import registry
+from polyvox.engines.spec import ModelSpec
 from polyvox.errors import EngineUnavailable, ModelNotFound
 from polyvox.settings import Settings
 
 log = logging.getLogger(__name__)
+__all__ = ["ConfigError", "ModelSpec", "check_models", "model_spec", "worker_environment"]
 
 
 class ConfigError(Exception):
     """The configuration cannot be served; the message names the model and the key."""
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """Everything an engine is built from: its model id, its options and its slots."""
-
-    id: str
-    engine: str
-    options: BaseModel
-    slots: int
-    environment: str | None = None
-    """The engine environment the model runs in (a supervised process), or None."""
-    worker_env: Mapping[str, str] = field(default_factory=dict)
-    """For a model in an environment: the server's settings that shape a request, as the
-    worker's ``POLYVOX_*`` variables (``worker_environment``)."""
 
 
 def worker_environment(settings: Settings) -> dict[str, str]:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from polyvox import __version__
 from polyvox.api import errors
 from polyvox.api.deps import AppState
 from polyvox.api.middleware import RequestMiddleware
@@ -29,13 +28,21 @@ from polyvox.metrics import Metrics
 from polyvox.service import SpeechService
 from polyvox.settings import Settings
 from polyvox.supervisor import follow_supervisor
-from polyvox.wyoming.server import WyomingServer
+from polyvox.version import __version__
 
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the app; models preload in the background and /health/ready reports when done."""
+Beside = Callable[[SpeechService], contextlib.AbstractAsyncContextManager[None]]
+"""Something served beside the HTTP app from the same service (the Wyoming server): entered
+once the service has started, left before it closes."""
+
+
+def create_app(settings: Settings | None = None, *, beside: Sequence[Beside] = ()) -> FastAPI:
+    """Build the app; models preload in the background and /health/ready reports when done.
+
+    ``beside``: servers that share the app's service and life (``polyvox serve --wyoming``
+    passes the Wyoming server): the transports do not import each other."""
     settings = settings or Settings()
 
     metrics = Metrics()
@@ -45,13 +52,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         follow_supervisor()  # a supervised worker ends with its server
         async with SpeechService(settings, metrics=metrics) as service:
             app.state.polyvox = AppState(settings=settings, service=service)
-            wyoming = WyomingServer(settings.wyoming, service)
-            try:
-                if settings.wyoming.uri:
-                    await wyoming.start()
+            async with contextlib.AsyncExitStack() as servers:
+                for serve in beside:
+                    await servers.enter_async_context(serve(service))
                 yield
-            finally:
-                await wyoming.stop()
 
     app = FastAPI(
         title="polyvox",

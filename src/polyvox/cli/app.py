@@ -48,6 +48,7 @@ def serve(
     from polyvox.api.server import uvicorn_config
     from polyvox.logs import logging_config
     from polyvox.supervisor import supervised
+    from polyvox.wyoming.server import serving as serving_wyoming
 
     settings = settings_or_exit(config, env_file, host=host, port=port, log_level=log_level)
     if wyoming is not None:
@@ -61,8 +62,9 @@ def serve(
         settings = settings.model_copy(update={"wyoming": where})
     # a supervised worker never blocks on its log (its server reads it through a pipe)
     log_config = logging_config(settings.log_level, settings.log_format, background=supervised())
+    beside = [serving_wyoming] if settings.wyoming.uri else []
     server_config = uvicorn_config(
-        create_app(settings),
+        create_app(settings, beside=beside),
         settings,
         log_config=log_config,
         log_level=settings.log_level,

@@ -32,7 +32,7 @@ from polyvox.errors import InvalidRequest
 from polyvox.types import AudioChunk, EngineInfo, ParamValue, SpeechRequest, VoiceInfo
 
 if TYPE_CHECKING:
-    from polyvox.models import ModelSpec
+    from polyvox.engines.spec import ModelSpec
 
 SAMPLE_RATE = 24000
 PROMPT_RATE = 16000

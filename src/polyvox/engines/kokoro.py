@@ -21,7 +21,7 @@ from polyvox.errors import EngineUnavailable, InvalidRequest, PolyvoxError, Voic
 from polyvox.types import AudioChunk, EngineInfo, SpeechRequest, VoiceInfo
 
 if TYPE_CHECKING:
-    from polyvox.models import ModelSpec
+    from polyvox.engines.spec import ModelSpec
 
 SAMPLE_RATE = 24000
 SPEED_RANGE = (0.5, 2.0)

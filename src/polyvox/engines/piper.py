@@ -20,7 +20,7 @@ from polyvox.errors import EngineUnavailable, VoiceNotFound
 from polyvox.types import AudioChunk, EngineInfo, ParamSpec, SpeechRequest, VoiceInfo
 
 if TYPE_CHECKING:
-    from polyvox.models import ModelSpec
+    from polyvox.engines.spec import ModelSpec
 
 log = logging.getLogger(__name__)
 _SENTENCE_PUNCTUATION = tuple(".!?…。！？")

@@ -40,7 +40,7 @@ from polyvox.errors import EngineUnavailable, InvalidRequest
 from polyvox.types import AudioChunk, EngineInfo, ParamValue, SpeechRequest, VoiceInfo
 
 if TYPE_CHECKING:
-    from polyvox.models import ModelSpec
+    from polyvox.engines.spec import ModelSpec
 
 DESIGN_VOICE = "design"
 DESCRIPTIONS = {

@@ -10,7 +10,7 @@ from polyvox.errors import EngineUnavailable, ModelNotFound
 
 if TYPE_CHECKING:
     from polyvox.engines.base import Engine
-    from polyvox.models import ModelSpec
+    from polyvox.engines.spec import ModelSpec
 
 BUILTIN: dict[str, tuple[str, str]] = {
     # name: ("module:Class", the extra that installs its libraries)

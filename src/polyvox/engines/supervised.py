@@ -26,8 +26,8 @@ from typing import Any
 
 from polyvox import environments
 from polyvox.engines.remote.polyvox import PolyvoxOptions, PolyvoxRemote
+from polyvox.engines.spec import ModelSpec
 from polyvox.errors import EngineUnavailable, PolyvoxError
-from polyvox.models import ModelSpec
 from polyvox.supervisor import SUPERVISOR_PID
 from polyvox.types import AudioChunk, SpeechRequest
 

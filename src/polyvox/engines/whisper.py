@@ -24,7 +24,7 @@ from polyvox.types import (
 )
 
 if TYPE_CHECKING:
-    from polyvox.models import ModelSpec
+    from polyvox.engines.spec import ModelSpec
 
 _MULTILINGUAL_VOCABULARY = 51865
 """English-only Whisper checkpoints have 51864 tokens; multilingual ones have more."""

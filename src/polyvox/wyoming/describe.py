@@ -8,11 +8,11 @@ from functools import partial
 from wyoming.info import AsrModel, AsrProgram, Attribution, Info, TtsProgram, TtsVoice
 from wyoming.tts import SynthesizeVoice
 
-from polyvox import __version__
 from polyvox.errors import PolyvoxError, VoiceNotFound
 from polyvox.service import SpeechService
 from polyvox.threads import run_blocking
 from polyvox.types import Caller, EngineInfo
+from polyvox.version import __version__
 
 ATTRIBUTION = Attribution(name="polyvox", url="https://github.com/polyvox/polyvox")
 SEPARATOR = "/"

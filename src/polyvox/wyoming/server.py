@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
 from polyvox.errors import EngineUnavailable
@@ -76,3 +78,14 @@ class WyomingServer:
         announcer = getattr(zeroconf, "_aiozc", None)
         if announcer is not None:
             await announcer.async_close()
+
+
+@contextlib.asynccontextmanager
+async def serving(service: SpeechService) -> AsyncIterator[None]:
+    """The Wyoming server of ``service.settings.wyoming``, for the life of the block."""
+    server = WyomingServer(service.settings.wyoming, service)
+    try:
+        await server.start()
+        yield
+    finally:
+        await server.stop()

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from polyvox import __version__
 from polyvox.api.deps import ServiceDep
 from polyvox.api.schemas import ModelStatus, ServerStatus
 from polyvox.models import model_spec
 from polyvox.service import SpeechService
 from polyvox.types import EngineInfo
+from polyvox.version import __version__
 
 router = APIRouter(tags=["status"])
 

@@ -36,8 +36,8 @@ from pydantic import Field, model_validator
 
 from polyvox.audio import Float32, int16_to_float
 from polyvox.engines.remote.http import HttpEngine, RemoteOptions, Upstream
+from polyvox.engines.spec import ModelSpec
 from polyvox.errors import EngineUnavailable, InvalidRequest, PolyvoxError
-from polyvox.models import ModelSpec
 from polyvox.types import AudioChunk, EngineInfo, ParamSpec, ParamValue, SpeechRequest, VoiceInfo
 
 log = logging.getLogger(__name__)

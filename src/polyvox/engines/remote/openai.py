@@ -37,7 +37,7 @@ from pydantic import Field, model_validator
 
 from polyvox.audio import Float32
 from polyvox.engines.remote.http import HttpEngine, RemoteOptions, Upstream, pcm_chunks
-from polyvox.models import ModelSpec
+from polyvox.engines.spec import ModelSpec
 from polyvox.settings import OPENAI_VOICES
 from polyvox.types import AudioChunk, EngineInfo, SpeechRequest, VoiceInfo
 

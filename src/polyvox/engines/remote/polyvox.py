@@ -19,9 +19,9 @@ from typing import Any
 import httpx
 
 from polyvox.engines.remote.http import HttpEngine, RemoteOptions, Upstream, pcm_chunks
+from polyvox.engines.spec import ModelSpec
 from polyvox.engines.wire import from_card
 from polyvox.errors import EngineUnavailable, PolyvoxError, ReferenceNotFound
-from polyvox.models import ModelSpec
 from polyvox.types import AudioChunk, EngineInfo, SpeechRequest, VoiceInfo
 
 log = logging.getLogger(__name__)

@@ -36,9 +36,9 @@ from pydantic import AfterValidator, Field
 
 from polyvox.audio import int16_to_float
 from polyvox.engines.remote.http import HttpEngine, RemoteOptions, Upstream, _http_url
+from polyvox.engines.spec import ModelSpec
 from polyvox.errors import PolyvoxError, RequestTimeout
 from polyvox.logs import redact_url
-from polyvox.models import ModelSpec
 from polyvox.types import AudioChunk, EngineInfo, SpeechRequest, VoiceInfo
 
 TERMINAL = {"COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT"}
