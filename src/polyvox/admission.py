@@ -16,9 +16,13 @@ Work = Callable[[Engine, Ticket], AsyncGenerator[T, None]]
 
 
 async def admitted(
-    model: str, scheduler: Scheduler, pool: ModelPool, metrics: Metrics,
-    work: Work[T], on_finish: Callable[[], None],
-) -> AsyncGenerator[T, None]:  # fmt: skip
+    model: str,
+    scheduler: Scheduler,
+    pool: ModelPool,
+    metrics: Metrics,
+    work: Work[T],
+    on_finish: Callable[[], None],
+) -> AsyncGenerator[T, None]:
     """The items of ``work(engine, ticket)`` once the job is admitted (429 if it cannot be).
 
     Closing this generator closes the work at once; a job that did not finish counts as

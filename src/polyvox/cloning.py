@@ -68,9 +68,13 @@ class Cloning:
     """Library voices, cached references and transcripts for the speech service."""
 
     def __init__(
-        self, settings: Settings, catalogue: Catalogue, pool: ModelPool,
-        objects: ObjectStore, transcribe: Transcribe,
-    ) -> None:  # fmt: skip
+        self,
+        settings: Settings,
+        catalogue: Catalogue,
+        pool: ModelPool,
+        objects: ObjectStore,
+        transcribe: Transcribe,
+    ) -> None:
         self.settings = settings
         self.catalogue = catalogue
         self.pool = pool
@@ -112,10 +116,13 @@ class Cloning:
             language = found.language
         text = params.reference_text or (found.transcript if info.reference_text else None)
         return dataclasses.replace(
-            params, voice=None, language=language, reference_text=text,
+            params,
+            voice=None,
+            language=language,
+            reference_text=text,
             params={**found.defaults_for(info.engine, info.model), **params.params},
             reference_audio=ReferenceAudio(f"{HASH_PREFIX}{found.digest}", param="voice"),
-        ), found  # fmt: skip
+        ), found
 
     # -- reference audio -----------------------------------------------------------------
     async def reference(
@@ -150,9 +157,12 @@ class Cloning:
         return self.references.put(self.library.audio(voice.digest), param="voice")
 
     async def transcript(
-        self, info: EngineInfo, params: SpeechParams, reference: Path | None,
+        self,
+        info: EngineInfo,
+        params: SpeechParams,
+        reference: Path | None,
         voice: LibraryVoice | None,
-    ) -> tuple[str | None, dict[str, str]]:  # fmt: skip
+    ) -> tuple[str | None, dict[str, str]]:
         """What the reference says: the client's ``reference_text`` (or the library
         voice's transcript), or, for a model that reads one, the server's speech-to-text
         model's transcript, made once per reference and named in the response headers."""

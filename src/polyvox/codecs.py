@@ -141,9 +141,20 @@ def wav_header(sample_rate: int, data_bytes: int | None = None) -> bytes:
     riff = _UNKNOWN_SIZE if data_bytes is None else 36 + data_bytes
     return struct.pack(
         "<4sI4s4sIHHIIHH4sI",
-        b"RIFF", riff, b"WAVE", b"fmt ", 16, 1, 1,
-        sample_rate, sample_rate * 2, 2, 16, b"data", data,
-    )  # fmt: skip
+        b"RIFF",
+        riff,
+        b"WAVE",
+        b"fmt ",
+        16,
+        1,
+        1,
+        sample_rate,
+        sample_rate * 2,
+        2,
+        16,
+        b"data",
+        data,
+    )
 
 
 def with_wav_sizes(data: bytes, sample_rate: int) -> bytes:

@@ -83,12 +83,19 @@ def _pip_locations() -> list[str]:
     try:
         listed = subprocess.run(
             [sys.executable, "-m", "pip", "config", "list"],
-            capture_output=True, text=True, timeout=60, check=False,
-        ).stdout  # fmt: skip
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        ).stdout
     except (OSError, subprocess.TimeoutExpired):
         return []
-    flags = {"find-links": "--find-links", "index-url": "--index-url",
-             "extra-index-url": "--extra-index-url", "constraint": "--constraint"}  # fmt: skip
+    flags = {
+        "find-links": "--find-links",
+        "index-url": "--index-url",
+        "extra-index-url": "--extra-index-url",
+        "constraint": "--constraint",
+    }
     found: list[str] = []
     for line in listed.splitlines():
         key, _, value = line.partition("=")
@@ -160,9 +167,13 @@ def _forget_lock(env: Path) -> None:
 
 
 def install(
-    name: str, env_dir: Path | None = None, log: bool = True, device: str = "cpu",
-    force: bool = False, extras: tuple[str, ...] = (),
-) -> Path:  # fmt: skip
+    name: str,
+    env_dir: Path | None = None,
+    log: bool = True,
+    device: str = "cpu",
+    force: bool = False,
+    extras: tuple[str, ...] = (),
+) -> Path:
     """Build (or update) family ``name``'s environment; returns its directory. ``cpu``
     replaces a torch family's CUDA pins with CPU builds; ``cuda`` keeps the library's own
     (PyPI's torch wheels are CUDA builds). One already built from the same lock is left as
@@ -199,18 +210,20 @@ def install(
         if not python(env).exists():
             _run([sys.executable, "-m", "venv", str(env)], output)
         # pip has no overrides: the override pins go in as ordinary requirements
-        _run([str(python(env)), "-m", "pip", "install", "--quiet", *pins, *requirement],
-             output)  # fmt: skip
+        _run([str(python(env)), "-m", "pip", "install", "--quiet", *pins, *requirement], output)
     if cpu:
         _prune(env, spec.prune)
     manifest = {
-        "family": name, "extras": sorted(extras), "engines": list(spec.engines),
+        "family": name,
+        "extras": sorted(extras),
+        "engines": list(spec.engines),
         "builder": "uv" if uv else "pip",
         "device": device,
         "installed": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "seconds": round(time.monotonic() - started, 1), "requirement": " ".join(requirement),
+        "seconds": round(time.monotonic() - started, 1),
+        "requirement": " ".join(requirement),
         "lock": built_from,
-    }  # fmt: skip
+    }
     (env / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return env
 

@@ -49,10 +49,20 @@ class SpeechJob:
     """A validated request: its engine, voice, text and output encoding."""
 
     def __init__(
-        self, *, model: str, pool: ModelPool, request: SpeechRequest, pieces: Pieces,
-        output: Output, scheduler: Scheduler, metrics: Metrics, timeout: float,
-        grow_chars: int, splits_text: bool = False, headers: dict[str, str] | None = None,
-    ) -> None:  # fmt: skip
+        self,
+        *,
+        model: str,
+        pool: ModelPool,
+        request: SpeechRequest,
+        pieces: Pieces,
+        output: Output,
+        scheduler: Scheduler,
+        metrics: Metrics,
+        timeout: float,
+        grow_chars: int,
+        splits_text: bool = False,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         self.model = model
         self.headers = headers or {}
         """Response headers that describe the job (a reference's transcript, say)."""
@@ -139,9 +149,13 @@ class SpeechJob:
     def audio(self) -> AsyncGenerator[AudioChunk, None]:
         """Float32 audio chunks as the engine yields them (admission on the first one)."""
         return admitted(
-            self.model, self._scheduler, self._pool, self._metrics, self._consume,
+            self.model,
+            self._scheduler,
+            self._pool,
+            self._metrics,
+            self._consume,
             on_finish=lambda: self._metrics.characters.labels(self.model).inc(self.characters),
-        )  # fmt: skip
+        )
 
     async def _next(self, queue: asyncio.Queue[object], deadline: float) -> object:
         try:

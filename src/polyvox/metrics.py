@@ -24,23 +24,48 @@ class Metrics:
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
-        r = self.registry
+        self._requests(self.registry)
+        self._speech(self.registry)
+        self._transcription(self.registry)
+        self._scheduling(self.registry)
+        self._models(self.registry)
+        self.errors = Counter(
+            "polyvox_errors", "Errors returned, by code.", ["code"], registry=self.registry
+        )
+        self.recent_rtf: defaultdict[str, deque[float]] = defaultdict(lambda: deque(maxlen=RECENT))
+
+    def _requests(self, r: CollectorRegistry) -> None:
+        """HTTP requests: how many, and how long until their last byte."""
         self.requests = Counter(
-            "polyvox_requests", "HTTP requests by route, model and status.",
-            ["route", "model", "status"], registry=r,
-        )  # fmt: skip
+            "polyvox_requests",
+            "HTTP requests by route, model and status.",
+            ["route", "model", "status"],
+            registry=r,
+        )
         self.request_seconds = Histogram(
-            "polyvox_request_duration_seconds", "Time from request to the last byte sent.",
-            ["route", "model"], buckets=_LATENCY, registry=r,
-        )  # fmt: skip
+            "polyvox_request_duration_seconds",
+            "Time from request to the last byte sent.",
+            ["route", "model"],
+            buckets=_LATENCY,
+            registry=r,
+        )
+
+    def _speech(self, r: CollectorRegistry) -> None:
+        """Synthesis: first audio, real-time factor, audio, text and cancelled jobs."""
         self.first_audio_seconds = Histogram(
-            "polyvox_time_to_first_audio_seconds", "Time from job start to its first audio.",
-            ["model"], buckets=_FAST, registry=r,
-        )  # fmt: skip
+            "polyvox_time_to_first_audio_seconds",
+            "Time from job start to its first audio.",
+            ["model"],
+            buckets=_FAST,
+            registry=r,
+        )
         self.real_time_factor = Histogram(
-            "polyvox_real_time_factor", "Synthesis seconds per audio second, per chunk.",
-            ["model"], buckets=_RTF, registry=r,
-        )  # fmt: skip
+            "polyvox_real_time_factor",
+            "Synthesis seconds per audio second, per chunk.",
+            ["model"],
+            buckets=_RTF,
+            registry=r,
+        )
         self.audio_seconds = Counter(
             "polyvox_audio_seconds", "Seconds of audio produced.", ["model"], registry=r
         )
@@ -51,35 +76,50 @@ class Metrics:
             "polyvox_chunks_synthesized", "Text chunks synthesised.", ["model"], registry=r
         )
         self.cancelled = Counter(
-            "polyvox_jobs_cancelled", "Jobs stopped before their end (client gone, error).",
-            ["model"], registry=r,
-        )  # fmt: skip
+            "polyvox_jobs_cancelled",
+            "Jobs stopped before their end (client gone, error).",
+            ["model"],
+            registry=r,
+        )
+
+    def _transcription(self, r: CollectorRegistry) -> None:
+        """Transcription: seconds of audio and segments."""
         self.transcribed_seconds = Counter(
             "polyvox_transcribed_seconds", "Seconds of audio transcribed.", ["model"], registry=r
         )
         self.segments = Counter(
             "polyvox_segments_transcribed", "Transcript segments produced.", ["model"], registry=r
         )
+
+    def _scheduling(self, r: CollectorRegistry) -> None:
+        """The models' queues: depth, waits and jobs in flight."""
         self.queue_depth = Gauge(
             "polyvox_queue_depth", "Chunks waiting for a synthesis slot.", ["model"], registry=r
         )
         self.queue_wait_seconds = Histogram(
-            "polyvox_queue_wait_seconds", "Time a chunk waited for a slot.",
-            ["model"], buckets=_FAST, registry=r,
-        )  # fmt: skip
+            "polyvox_queue_wait_seconds",
+            "Time a chunk waited for a slot.",
+            ["model"],
+            buckets=_FAST,
+            registry=r,
+        )
         self.inflight = Gauge(
             "polyvox_inflight_jobs", "Admitted jobs not yet finished.", ["model"], registry=r
         )
+
+    def _models(self, r: CollectorRegistry) -> None:
+        """Model loads, their duration, and which models are in memory."""
         self.model_loads = Counter("polyvox_model_loads", "Model loads.", ["model"], registry=r)
         self.model_load_seconds = Histogram(
-            "polyvox_model_load_seconds", "Time to load a model.",
-            ["model"], buckets=_LATENCY, registry=r,
-        )  # fmt: skip
+            "polyvox_model_load_seconds",
+            "Time to load a model.",
+            ["model"],
+            buckets=_LATENCY,
+            registry=r,
+        )
         self.models_loaded = Gauge(
             "polyvox_models_loaded", "1 while a model is in memory.", ["model"], registry=r
         )
-        self.errors = Counter("polyvox_errors", "Errors returned, by code.", ["code"], registry=r)
-        self.recent_rtf: defaultdict[str, deque[float]] = defaultdict(lambda: deque(maxlen=RECENT))
 
     def observe_rtf(self, model: str, rtf: float) -> None:
         """One engine call's real-time factor: into the histogram and the recent window."""

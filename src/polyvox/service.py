@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import AsyncIterator, Mapping
 from functools import partial
 from types import TracebackType
@@ -22,7 +21,7 @@ from polyvox.allocator import MemoryTrimmer, limit_arenas
 from polyvox.catalogue import Catalogue
 from polyvox.checks import apply_seed_defaults, check_params, check_speech, check_transcription
 from polyvox.cloning import Cloning
-from polyvox.engines.base import CountsEvents, ReleasesMemory
+from polyvox.engines.base import CountsEvents
 from polyvox.engines.pool import ModelPool
 from polyvox.engines.registry import create_engine
 from polyvox.errors import InvalidRequest, PolyvoxError
@@ -31,6 +30,7 @@ from polyvox.metrics import Metrics
 from polyvox.models import check_models, model_spec
 from polyvox.pieces import Pieces
 from polyvox.scheduler import Scheduler
+from polyvox.schedulers import Schedulers
 from polyvox.settings import Settings
 from polyvox.storage import ObjectStore
 from polyvox.threads import run_blocking
@@ -46,10 +46,6 @@ from polyvox.types import (
 )
 
 log = logging.getLogger(__name__)
-BUSY_TRIM_SECONDS = 5.0
-"""While a model is busy, the heap's free pages go back at most this often. Every 30 s
-let the load test's settled memory grow 1.10x over a thousand requests (fragments the
-trims would have returned); every 5 s kept it flat, for ~1-3% at concurrency 1."""
 
 
 class SpeechService:
@@ -71,8 +67,8 @@ class SpeechService:
         )
         self.metrics.watch_engines(self._engine_events)
         self.catalogue = Catalogue(settings, self.pool)
-        self._schedulers: dict[str, Scheduler] = {}
         self.trimmer = MemoryTrimmer(settings.trim_memory)
+        self.schedulers = Schedulers(settings, self.pool, self.metrics, self.trimmer)
         self.objects = ObjectStore(settings.storage)
         self.cloning = Cloning(settings, self.catalogue, self.pool, self.objects, self.transcribe)
         self.references = self.cloning.references
@@ -81,7 +77,6 @@ class SpeechService:
         self.preload_error: str | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._preloading: asyncio.Task[None] | None = None
-        self._last_trim = 0.0
 
     # -- lifecycle -----------------------------------------------------------------------
     async def start(self, preload: list[str] | None = None) -> None:
@@ -174,18 +169,29 @@ class SpeechService:
         transcript, headers = await self.cloning.transcript(info, params, reference, own)
         await self.pool.load(info.model)
         request = SpeechRequest(
-            text="", voice=voice.id, speed=params.speed,
-            instructions=params.instructions, params=dict(params.params),
-            language=params.language, reference_audio=reference, reference_text=transcript,
+            text="",
+            voice=voice.id,
+            speed=params.speed,
+            instructions=params.instructions,
+            params=dict(params.params),
+            language=params.language,
+            reference_audio=reference,
+            reference_text=transcript,
             voice_attributes=dict(params.voice_attributes),
-        )  # fmt: skip
+        )
         return SpeechJob(
-            model=info.model, pool=self.pool, request=request, pieces=pieces,
+            model=info.model,
+            pool=self.pool,
+            request=request,
+            pieces=pieces,
             output=Output(params.response_format, voice.sample_rate, out_rate),
-            scheduler=self.scheduler(info.model), metrics=self.metrics,
-            timeout=self.settings.request_timeout, grow_chars=self._grow_chars(info),
-            splits_text=info.splits_text, headers=headers,
-        )  # fmt: skip
+            scheduler=self.scheduler(info.model),
+            metrics=self.metrics,
+            timeout=self.settings.request_timeout,
+            grow_chars=self._grow_chars(info),
+            splits_text=info.splits_text,
+            headers=headers,
+        )
 
     def _engine_events(self) -> list[tuple[str, Mapping[str, int]]]:
         """Event counts of the loaded engines that keep them (see Metrics.watch_engines)."""
@@ -207,9 +213,10 @@ class SpeechService:
                 f"input is {len(raw)} characters; the limit is {limit}", param="input"
             )
         chunks = text.split(
-            raw, max_chars=self.settings.chunk_max_chars,
+            raw,
+            max_chars=self.settings.chunk_max_chars,
             first_max_words=self.settings.first_chunk_max_words,
-        )  # fmt: skip
+        )
         if not chunks:
             raise InvalidRequest("input has no text to speak", param="input")
         return chunks
@@ -233,65 +240,37 @@ class SpeechService:
         declared = await run_blocking(probe, "codec")
         await self.pool.load(info.model)
         request = TranscriptionRequest(
-            audio=np.zeros(0, dtype=np.float32), language=language, prompt=params.prompt,
-            temperature=params.temperature, task=params.task, params=dict(params.params),
+            audio=np.zeros(0, dtype=np.float32),
+            language=language,
+            prompt=params.prompt,
+            temperature=params.temperature,
+            task=params.task,
+            params=dict(params.params),
             word_timestamps="word" in params.timestamp_granularities,
-        )  # fmt: skip
+        )
         source = Source(
-            params.file, declared, block_seconds=limits.stt_block_seconds,
+            params.file,
+            declared,
+            block_seconds=limits.stt_block_seconds,
             max_seconds=limits.max_audio_seconds,
-        )  # fmt: skip
+        )
         return TranscriptionJob(
-            model=info.model, pool=self.pool, request=request, source=source,
-            response_format=params.response_format, scheduler=self.scheduler(info.model),
-            metrics=self.metrics, granularities=params.timestamp_granularities,
-        )  # fmt: skip
+            model=info.model,
+            pool=self.pool,
+            request=request,
+            source=source,
+            response_format=params.response_format,
+            scheduler=self.scheduler(info.model),
+            metrics=self.metrics,
+            granularities=params.timestamp_granularities,
+        )
 
     # -- scheduling ------------------------------------------------------------------
     def scheduler(self, model: str) -> Scheduler:
         """The admission queue and slots of one model (its configured slots, at most the
         engine's own concurrency)."""
-        scheduler = self._schedulers.get(model)
-        if scheduler is None:
-            s = self.settings
-            info = self.pool.engine(model).info
-            slots = model_spec(s, model).slots
-            if info.max_concurrency is not None:
-                slots = min(slots, info.max_concurrency)
-            wait_seconds = self.metrics.queue_wait_seconds.labels(model)
-            scheduler = self._schedulers[model] = Scheduler(
-                slots=slots, max_queue=s.tts_queue, queue_timeout=s.queue_timeout,
-                policy=s.scheduling, on_wait=wait_seconds.observe,
-                on_close=lambda: self._job_closed(model),
-                widen=info.kind == "tts" and info.device != "remote",
-                client_share=s.limits.client_share,
-            )  # fmt: skip
-            self.metrics.queue_depth.labels(model).set_function(lambda: scheduler.waiting)
-            self.metrics.inflight.labels(model).set_function(lambda: scheduler.active)
-        return scheduler
+        return self.schedulers.get(model)
 
     def find_scheduler(self, model: str) -> Scheduler | None:
         """The model's scheduler if a request has made one (status reads never make one)."""
-        return self._schedulers.get(model)
-
-    def _job_closed(self, model: str) -> None:
-        """Memory goes back once the model has stayed idle a moment (and now and then while
-        busy), not after every job: the next request would only fault it in again."""
-        now = time.monotonic()
-        if self._schedulers[model].active > 0:
-            if now - self._last_trim >= BUSY_TRIM_SECONDS:
-                self._last_trim = now
-                self.trimmer.after_job()
-            return
-        delay = self.settings.memory_release_delay
-        asyncio.get_running_loop().call_later(delay, self._release_if_idle, model)
-
-    def _release_if_idle(self, model: str) -> None:
-        """Give the model's scratch memory and the heap's free pages back, if still idle."""
-        if self._schedulers[model].active > 0:
-            return  # busy again: its jobs will ask again when they end
-        self._last_trim = time.monotonic()
-        engine = self.pool.engine(model)
-        self.trimmer.after_job(
-            engine.release_memory if isinstance(engine, ReleasesMemory) else None
-        )
+        return self.schedulers.find(model)

@@ -60,19 +60,27 @@ def _seconds(value: float) -> float:
 def segment_json(s: Segment) -> JsonBody:
     """One verbose_json segment with OpenAI's fields."""
     return {
-        "id": s.id, "seek": s.seek, "start": _seconds(s.start), "end": _seconds(s.end),
-        "text": s.text, "tokens": list(s.tokens), "temperature": s.temperature,
-        "avg_logprob": s.avg_logprob, "compression_ratio": s.compression_ratio,
+        "id": s.id,
+        "seek": s.seek,
+        "start": _seconds(s.start),
+        "end": _seconds(s.end),
+        "text": s.text,
+        "tokens": list(s.tokens),
+        "temperature": s.temperature,
+        "avg_logprob": s.avg_logprob,
+        "compression_ratio": s.compression_ratio,
         "no_speech_prob": s.no_speech_prob,
-    }  # fmt: skip
+    }
 
 
 def word_json(w: Word) -> JsonBody:
     """One verbose_json word (OpenAI's fields, plus faster-whisper's probability)."""
     return {
-        "word": w.word.strip(), "start": _seconds(w.start), "end": _seconds(w.end),
+        "word": w.word.strip(),
+        "start": _seconds(w.start),
+        "end": _seconds(w.end),
         "probability": round(w.probability, 4),
-    }  # fmt: skip
+    }
 
 
 def usage(duration: float) -> JsonBody:
@@ -115,9 +123,12 @@ def render(
     """The body of a non-streaming response in ``fmt``: a JSON object or text."""
     if fmt == "verbose_json":
         return verbose_json(
-            segments, language=language, duration=duration, task=task,
+            segments,
+            language=language,
+            duration=duration,
+            task=task,
             granularities=granularities,
-        )  # fmt: skip
+        )
     if fmt == "json":
         return {"text": full_text(segments), "usage": usage(duration)}
     if fmt == "srt":

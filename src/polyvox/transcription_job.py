@@ -41,9 +41,11 @@ class Source:
     def decoder(self) -> BlockDecoder:
         """A fresh block decoder at the STT sample rate."""
         return BlockDecoder(
-            self.data, rate=STT_SAMPLE_RATE, block_seconds=self.block_seconds,
+            self.data,
+            rate=STT_SAMPLE_RATE,
+            block_seconds=self.block_seconds,
             max_seconds=self.max_seconds,
-        )  # fmt: skip
+        )
 
 
 @dataclass
@@ -67,11 +69,15 @@ class TranscriptionJob:
     def segments(self) -> AsyncGenerator[Segment, None]:
         """Segments in order; admission comes first, decoding only once admitted."""
         return admitted(
-            self.model, self.scheduler, self.pool, self.metrics, self._blocks,
+            self.model,
+            self.scheduler,
+            self.pool,
+            self.metrics,
+            self._blocks,
             on_finish=lambda: self.metrics.transcribed_seconds.labels(self.model).inc(
                 self.duration
             ),
-        )  # fmt: skip
+        )
 
     async def _blocks(self, engine: Engine, ticket: Ticket) -> AsyncGenerator[Segment, None]:
         assert isinstance(engine, STTEngine)  # transcribe() checked the model's kind
@@ -98,9 +104,11 @@ class TranscriptionJob:
         language = self.request.language or (self.info.language if self.info else None)
         declared = self.source.declared_seconds
         return replace(
-            self.request, audio=block.samples, language=language,
+            self.request,
+            audio=block.samples,
+            language=language,
             source_seconds=max(declared or 0.0, block.end),
-        )  # fmt: skip
+        )
 
     async def _block(
         self, engine: STTEngine, ticket: Ticket, block: Block, timeline: Timeline
@@ -130,9 +138,13 @@ class TranscriptionJob:
         """The whole response body in ``response_format``."""
         transcript = await self.result()
         return subtitles.render(
-            self.response_format, transcript.segments, language=transcript.info.language,
-            duration=self.duration, task=self.request.task, granularities=self.granularities,
-        )  # fmt: skip
+            self.response_format,
+            transcript.segments,
+            language=transcript.info.language,
+            duration=self.duration,
+            task=self.request.task,
+            granularities=self.granularities,
+        )
 
 
 async def _turn_by_turn(segments: AsyncIterator[Segment], ticket: Ticket) -> AsyncIterator[Segment]:

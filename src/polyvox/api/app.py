@@ -71,14 +71,19 @@ def create_app(settings: Settings | None = None, *, beside: Sequence[Beside] = (
     if settings.ui:
         ui.install(app)
     app.add_middleware(
-        RequestMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes,
+        RequestMiddleware,
+        metrics=metrics,
+        max_body_bytes=settings.max_body_bytes,
         api_keys=[key.get_secret_value() for key in settings.api_keys],
         admin_keys=[key.get_secret_value() for key in settings.admin_api_keys],
-    )  # fmt: skip
+    )
     # CORS is outermost so preflights and error responses carry its headers
     if settings.cors_origins:
         app.add_middleware(
-            CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"],
-            allow_headers=["*"], expose_headers=["X-Request-ID"],
-        )  # fmt: skip
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=["X-Request-ID"],
+        )
     return app

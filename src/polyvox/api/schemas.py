@@ -56,14 +56,17 @@ class SpeechBody(BaseModel):
         "s3:// or https:// URL, base64, or sha256:<hex> of audio sent before.",
     )
     reference_text: str | None = Field(
-        None, min_length=1, max_length=2000,
+        None,
+        min_length=1,
+        max_length=2000,
         description="polyvox extension, for models that read it (Qwen3-TTS Base): what the "
         "reference audio says; without it the server transcribes the reference.",
-    )  # fmt: skip
+    )
     voice_attributes: dict[str, str | int | float] | None = Field(
-        None, description="polyvox extension: voice description (gender, age, emotion) for "
+        None,
+        description="polyvox extension: voice description (gender, age, emotion) for "
         "models that declare these attributes (their model card lists the values).",
-    )  # fmt: skip
+    )
 
     def to_params(self) -> SpeechParams:
         """The transport-neutral request; extra fields become engine parameters."""
@@ -72,13 +75,19 @@ class SpeechBody(BaseModel):
         ref = self.reference_audio
         reference = None if ref is None else parse_reference(ref, "reference_audio")
         return SpeechParams(
-            model=self.model, input=self.input, voice=voice,
-            response_format=self.response_format, speed=self.speed,
-            instructions=self.instructions, sample_rate=self.sample_rate, params=params,
-            language=self.language, reference_audio=reference,
+            model=self.model,
+            input=self.input,
+            voice=voice,
+            response_format=self.response_format,
+            speed=self.speed,
+            instructions=self.instructions,
+            sample_rate=self.sample_rate,
+            params=params,
+            language=self.language,
+            reference_audio=reference,
             reference_text=self.reference_text,
             voice_attributes=dict(self.voice_attributes or {}),
-        )  # fmt: skip
+        )
 
 
 class ModelCard(BaseModel):

@@ -23,9 +23,11 @@ from polyvox.settings import Settings, WyomingSettings
 from polyvox.types import SpeechParams, TranscriptionParams
 
 app = typer.Typer(
-    name="polyvox", help="One self-hosted speech server for many open voice models.",
-    no_args_is_help=True, add_completion=False,
-)  # fmt: skip
+    name="polyvox",
+    help="One self-hosted speech server for many open voice models.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 app.add_typer(engines_app, name="engines")
 app.add_typer(voices_app, name="voices")
 
@@ -124,9 +126,13 @@ def speak(
     if text == "-":
         text = sys.stdin.read()
     params = SpeechParams(
-        model=model or settings.default_tts_model, input=text, voice=voice,
-        response_format=_format_for(output, fmt), speed=speed, sample_rate=sample_rate,
-    )  # fmt: skip
+        model=model or settings.default_tts_model,
+        input=text,
+        voice=voice,
+        response_format=_format_for(output, fmt),
+        speed=speed,
+        sample_rate=sample_rate,
+    )
     try:
         asyncio.run(_speak(settings, params, output))
     except PolyvoxError as exc:
@@ -165,10 +171,14 @@ def transcribe(
     except OSError as exc:
         raise typer.BadParameter(f"cannot read {file}: {exc.strerror}", param_hint="FILE") from exc
     params = TranscriptionParams(
-        model=model or settings.default_stt_model, file=data, language=language, prompt=prompt,
-        response_format=fmt, timestamp_granularities=("segment", "word") if words else (),
+        model=model or settings.default_stt_model,
+        file=data,
+        language=language,
+        prompt=prompt,
+        response_format=fmt,
+        timestamp_granularities=("segment", "word") if words else (),
         task="translate" if translate else "transcribe",
-    )  # fmt: skip
+    )
     try:
         result = asyncio.run(_transcribe(settings, params))
     except PolyvoxError as exc:

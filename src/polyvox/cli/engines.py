@@ -16,9 +16,11 @@ app = typer.Typer(
 )
 EnvDir = Annotated[
     Path | None,
-    typer.Option("--env-dir", help="Where environments live [default: POLYVOX_ENV_DIR or "
-                 "~/.cache/polyvox/envs]"),
-]  # fmt: skip
+    typer.Option(
+        "--env-dir",
+        help="Where environments live [default: POLYVOX_ENV_DIR or ~/.cache/polyvox/envs]",
+    ),
+]
 
 
 @app.command("install")

@@ -64,10 +64,13 @@ def add_voice(
         typer.echo("error (defaults): not JSON", err=True)
         raise typer.Exit(2) from None
     draft = VoiceDraft(
-        name=name, audio=[f.read_bytes() for f in files], language=language,
-        transcript=transcript, defaults=parsed,
+        name=name,
+        audio=[f.read_bytes() for f in files],
+        language=language,
+        transcript=transcript,
+        defaults=parsed,
         consent=Consent(by=consent, at=datetime.now(UTC).isoformat(timespec="seconds")),
-    )  # fmt: skip
+    )
     try:
         voice = service.library.create(TRUSTED, draft)
     except PolyvoxError as exc:

@@ -63,17 +63,25 @@ class ChatterboxEngine:
         self._lock = threading.Lock()
         self._cache: ConditioningCache[Any] = ConditioningCache(
             self._options.conditioning_dir or default_directory(spec.id),
-            self._options.conditioning_entries, save=lambda conds, path: conds.save(path),
+            self._options.conditioning_entries,
+            save=lambda conds, path: conds.save(path),
             load=self._read_conditionals,
-        )  # fmt: skip
+        )
         name = "multilingual, 23 languages" if self._multilingual else "English"
         self.info = EngineInfo(
-            model=spec.id, engine="chatterbox", kind="tts", sample_rate=SAMPLE_RATE,
+            model=spec.id,
+            engine="chatterbox",
+            kind="tts",
+            sample_rate=SAMPLE_RATE,
             description=f"Chatterbox ({name}); clones reference audio; Perth-watermarked",
-            languages=languages(self._multilingual), voice_cloning=True, speed=False,
-            params=_params(self._multilingual), max_concurrency=1,
-            max_call_chars=self._options.max_call_chars, device=torch_device(self._options.device),
-        )  # fmt: skip
+            languages=languages(self._multilingual),
+            voice_cloning=True,
+            speed=False,
+            params=_params(self._multilingual),
+            max_concurrency=1,
+            max_call_chars=self._options.max_call_chars,
+            device=torch_device(self._options.device),
+        )
 
     @property
     def default_voice(self) -> str:
@@ -91,12 +99,15 @@ class ChatterboxEngine:
     def voices(self) -> list[VoiceInfo]:
         return [
             VoiceInfo(
-                id=DEFAULT_VOICE, name=DEFAULT_VOICE, model=self._model, sample_rate=SAMPLE_RATE,
+                id=DEFAULT_VOICE,
+                name=DEFAULT_VOICE,
+                model=self._model,
+                sample_rate=SAMPLE_RATE,
                 language=self._options.default_language,
                 description="the checkpoint's built-in voice (conds.pt); send reference "
                 "audio to clone another",
             )
-        ]  # fmt: skip
+        ]
 
     def load(self) -> None:
         with self._lock:
@@ -108,10 +119,13 @@ class ChatterboxEngine:
 
         options, multilingual = self._options, self._multilingual
         directory = checkpoint_directory(
-            self._model, options.checkpoint, options.threads,
+            self._model,
+            options.checkpoint,
+            options.threads,
             lambda: chatterbox_model.download(options.hub_repo, multilingual),
-            lambda found: missing_files(found, multilingual), f"{options.variant} Chatterbox",
-        )  # fmt: skip
+            lambda found: missing_files(found, multilingual),
+            f"{options.variant} Chatterbox",
+        )
         return chatterbox_model.load(directory, self._multilingual, self.info.device)
 
     def unload(self) -> None:
@@ -146,15 +160,18 @@ class ChatterboxEngine:
             conds = self._conditionals(tts, req.reference_audio, _f(values["exaggeration"]))
             text = self._text_tokens(tts, req.text, language)
             sampling = Sampling(
-                temperature=_f(values["temperature"]), cfg_weight=_f(values["cfg_weight"]),
+                temperature=_f(values["temperature"]),
+                cfg_weight=_f(values["cfg_weight"]),
                 repetition_penalty=_f(values["repetition_penalty"]),
-                min_p=_f(values["min_p"]), top_p=_f(values["top_p"]),
+                min_p=_f(values["min_p"]),
+                top_p=_f(values["top_p"]),
                 max_new_tokens=self._token_budget(req.text),
-            )  # fmt: skip
+            )
             windows = Windows(
-                s3gen_render(tts.s3gen, conds.gen), context=self._options.context_tokens,
+                s3gen_render(tts.s3gen, conds.gen),
+                context=self._options.context_tokens,
                 crossfade=CROSSFADE_TOKENS,
-            )  # fmt: skip
+            )
             tokens: list[int] = []
             window = self._options.first_window if self._options.stream else math.inf
             for token in speech_tokens(tts.t3, conds.t3, text, sampling):
@@ -231,8 +248,9 @@ class ChatterboxEngine:
                 param="reference_audio",
             )
         prompt = librosa.resample(wav, orig_sr=SAMPLE_RATE, target_sr=PROMPT_RATE)
-        gen = tts.s3gen.embed_ref(wav[: int(REFERENCE_SECONDS * SAMPLE_RATE)], SAMPLE_RATE,
-                                  device=tts.device)  # fmt: skip
+        gen = tts.s3gen.embed_ref(
+            wav[: int(REFERENCE_SECONDS * SAMPLE_RATE)], SAMPLE_RATE, device=tts.device
+        )
         tokens, _ = tts.s3gen.tokenizer.forward(
             [prompt[: int(PROMPT_SECONDS * PROMPT_RATE)]],
             max_len=tts.t3.hp.speech_cond_prompt_len,

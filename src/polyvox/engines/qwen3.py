@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 
 from polyvox.engines.qwen3_clone import ClonePrompts
-from polyvox.engines.qwen3_model import LANGUAGES, SAMPLE_RATE, SPEAKERS, missing_files
+from polyvox.engines.qwen3_model import SAMPLE_RATE, missing_files
 from polyvox.engines.qwen3_options import (
     Qwen3Options,
     attributes,
@@ -35,6 +35,7 @@ from polyvox.engines.qwen3_options import (
     params,
     pick_speaker,
 )
+from polyvox.engines.qwen3_voices import LANGUAGES, SPEAKERS
 from polyvox.engines.torch_support import checkpoint_directory, inference_steps, torch_device
 from polyvox.errors import EngineUnavailable, InvalidRequest
 from polyvox.types import AudioChunk, EngineInfo, ParamValue, SpeechRequest, VoiceInfo
@@ -70,14 +71,21 @@ class Qwen3Engine:
         variant = options.variant
         defaults = _generation_defaults(options.checkpoint)
         self.info = EngineInfo(
-            model=spec.id, engine="qwen3", kind="tts", sample_rate=SAMPLE_RATE,
+            model=spec.id,
+            engine="qwen3",
+            kind="tts",
+            sample_rate=SAMPLE_RATE,
             description=f"{DESCRIPTIONS[variant]}; Apache-2.0 weights",
-            languages=(*LANGUAGES, "auto"), voice_cloning=variant == "base",
-            instructions=variant != "base", speed=False, voice_attributes=attributes(variant),
-            params=params(defaults, options.max_new_tokens), max_concurrency=1,
+            languages=(*LANGUAGES, "auto"),
+            voice_cloning=variant == "base",
+            instructions=variant != "base",
+            speed=False,
+            voice_attributes=attributes(variant),
+            params=params(defaults, options.max_new_tokens),
+            max_concurrency=1,
             reference_text=variant == "base" and not options.x_vector_only,
             device=torch_device(options.device),
-        )  # fmt: skip
+        )
         self._prompts = ClonePrompts(spec.id, options, self.info.device)
 
     # -- voices --------------------------------------------------------------------------
@@ -104,9 +112,14 @@ class Qwen3Engine:
             name: str, language: str, description: str, gender: str | None = None
         ) -> VoiceInfo:
             return VoiceInfo(
-                id=name, name=name, language=language, model=self._model,
-                sample_rate=SAMPLE_RATE, gender=gender, description=description,
-            )  # fmt: skip
+                id=name,
+                name=name,
+                language=language,
+                model=self._model,
+                sample_rate=SAMPLE_RATE,
+                gender=gender,
+                description=description,
+            )
 
         variant = self._options.variant
         if variant == "custom_voice":
@@ -133,9 +146,13 @@ class Qwen3Engine:
 
         options = self._options
         directory = checkpoint_directory(
-            self._model, options.checkpoint, options.threads,
-            lambda: qwen3_model.download(options.repo), missing_files, "Qwen3-TTS",
-        )  # fmt: skip
+            self._model,
+            options.checkpoint,
+            options.threads,
+            lambda: qwen3_model.download(options.repo),
+            missing_files,
+            "Qwen3-TTS",
+        )
         tts = qwen3_model.load(directory, self.info.device, options.flash_attention)
         found = tts.model.tts_model_type
         if found != options.variant:
@@ -181,9 +198,12 @@ class Qwen3Engine:
         return name
 
     def _speak(
-        self, req: SpeechRequest, language: str, speaker: str | None,
+        self,
+        req: SpeechRequest,
+        language: str,
+        speaker: str | None,
         values: dict[str, ParamValue | None],
-    ) -> Iterator[AudioChunk]:  # fmt: skip
+    ) -> Iterator[AudioChunk]:
         import torch
 
         from polyvox.engines import qwen3_stream
@@ -203,13 +223,22 @@ class Qwen3Engine:
                     param="instructions",
                 )
             call = qwen3_stream.prompt(
-                tts, req.text, language, speaker=speaker, instruct=instruct, clone=clone,
+                tts,
+                req.text,
+                language,
+                speaker=speaker,
+                instruct=instruct,
+                clone=clone,
                 sampling=_sampling(values),
-            )  # fmt: skip
+            )
             for audio in qwen3_stream.pieces(
-                tts, call, options.first_frames, options.stream_frames, options.left_context,
+                tts,
+                call,
+                options.first_frames,
+                options.stream_frames,
+                options.left_context,
                 options.stream,
-            ):  # fmt: skip
+            ):
                 yield AudioChunk(np.clip(audio, -1.0, 1.0), SAMPLE_RATE)
 
 
@@ -219,10 +248,12 @@ def _sampling(values: dict[str, ParamValue | None]) -> dict[str, Any]:
     subtalker = float(cast(float, values["subtalker_temperature"]))
     limit = values["max_length"] or values["max_new_tokens"]
     sampling: dict[str, Any] = {
-        "do_sample": temperature > 0, "subtalker_dosample": subtalker > 0,
-        "top_k": int(cast(int, values["top_k"])), "top_p": float(cast(float, values["top_p"])),
+        "do_sample": temperature > 0,
+        "subtalker_dosample": subtalker > 0,
+        "top_k": int(cast(int, values["top_k"])),
+        "top_p": float(cast(float, values["top_p"])),
         "repetition_penalty": float(cast(float, values["repetition_penalty"])),
-    }  # fmt: skip
+    }
     if temperature > 0:  # 0 means greedy; transformers refuses a temperature of 0
         sampling["temperature"] = temperature
     if subtalker > 0:

@@ -32,8 +32,10 @@ class ClonePrompts:
         self._device = device
         self._cache: ConditioningCache[Any] = ConditioningCache(
             options.conditioning_dir or default_directory(model),
-            options.conditioning_entries, save=_save, load=self._read_prompt,
-        )  # fmt: skip
+            options.conditioning_entries,
+            save=_save,
+            load=self._read_prompt,
+        )
         self._cloning = _cloning_key(options)
         self._voice_keys: dict[str, str] = {}
 

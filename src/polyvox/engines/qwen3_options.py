@@ -23,7 +23,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from polyvox.engines.qwen3_model import HUB_REPOS, LANGUAGES, SPEAKERS
+from polyvox.engines.qwen3_model import HUB_REPOS
+from polyvox.engines.qwen3_voices import LANGUAGES, SPEAKERS
 from polyvox.types import ParamSpec, ParamValue
 
 Variant = Literal["custom_voice", "voice_design", "base"]
@@ -164,7 +165,7 @@ def params(
             "int", "The Qwen-TTS service's name for max_new_tokens.", None, 1, frames
         ),
         "seed": ParamSpec("int", SEED, None, 0, 2**32 - 1),
-    }  # fmt: skip
+    }
 
 
 SEED = "Makes the synthesis reproducible (same text, voice and parameters)."

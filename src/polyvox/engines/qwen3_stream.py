@@ -43,16 +43,24 @@ class Call:
 
 
 def prompt(
-    tts: Any, text: str, language: str, *, speaker: str | None = None,
-    instruct: str = "", clone: Any = None, sampling: dict[str, Any],
-) -> Call:  # fmt: skip
+    tts: Any,
+    text: str,
+    language: str,
+    *,
+    speaker: str | None = None,
+    instruct: str = "",
+    clone: Any = None,
+    sampling: dict[str, Any],
+) -> Call:
     """What ``generate_custom_voice`` / ``generate_voice_design`` / ``generate_voice_clone``
     pass to ``model.generate`` for one text (their batch of one)."""
     input_ids = tts._tokenize_texts([tts._build_assistant_text(text)])
     kwargs: dict[str, Any] = {
-        "input_ids": input_ids, "languages": [language], "non_streaming_mode": clone is None,
+        "input_ids": input_ids,
+        "languages": [language],
+        "non_streaming_mode": clone is None,
         **tts._merge_generate_kwargs(**sampling),
-    }  # fmt: skip
+    }
     if clone is None:
         instruct_ids = (
             tts._tokenize_texts([tts._build_instruct_text(instruct)])[0] if instruct else None

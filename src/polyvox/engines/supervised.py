@@ -66,9 +66,11 @@ class SupervisedEngine(PolyvoxRemote):
         options = PolyvoxOptions(url="http://127.0.0.1:1", api_key=self.token, discovery_attempts=1)
         super().__init__(ModelSpec(spec.id, "polyvox", options, spec.slots))
         self.info = dataclasses.replace(
-            self.info, engine=spec.engine, voice_cloning=clones,
+            self.info,
+            engine=spec.engine,
+            voice_cloning=clones,
             description=f"{spec.id} in the {spec.environment!r} engine environment",
-        )  # fmt: skip
+        )
         self.process: asyncio.subprocess.Process | None = None
         self.restarts = 0
         self._stopping = False
@@ -86,23 +88,35 @@ class SupervisedEngine(PolyvoxRemote):
         self.upstream.url = self.options.url
         model = self.info.model
         env = {k: v for k, v in os.environ.items() if not k.startswith("POLYVOX_")}
-        env.update({
-            "POLYVOX_MODELS": json.dumps({model: self._worker_config}),
-            "POLYVOX_ENGINES": json.dumps([model]), "POLYVOX_PRELOAD": json.dumps([model]),
-            "POLYVOX_DEFAULT_TTS_MODEL": model, "POLYVOX_ADMIN_API_KEYS": json.dumps([self.token]),
-            "POLYVOX_MODEL_TTL": "-1", "POLYVOX_TTS_SLOTS": str(self._slots),
-            "POLYVOX_LOG_LEVEL": "info",  # folded in at INFO: this server's level decides
-            # the gateway is the worker's one client and shares its places out fairly itself
-            "POLYVOX_LIMITS__CLIENT_SHARE": "1",
-            SUPERVISOR_PID: str(os.getpid()),
-            **self._worker_env,  # the limits and caches a request is shaped by, as here
-        })  # fmt: skip
+        env.update(
+            {
+                "POLYVOX_MODELS": json.dumps({model: self._worker_config}),
+                "POLYVOX_ENGINES": json.dumps([model]),
+                "POLYVOX_PRELOAD": json.dumps([model]),
+                "POLYVOX_DEFAULT_TTS_MODEL": model,
+                "POLYVOX_ADMIN_API_KEYS": json.dumps([self.token]),
+                "POLYVOX_MODEL_TTL": "-1",
+                "POLYVOX_TTS_SLOTS": str(self._slots),
+                "POLYVOX_LOG_LEVEL": "info",  # folded in at INFO: this server's level decides
+                # the gateway is the worker's one client and shares its places out fairly itself
+                "POLYVOX_LIMITS__CLIENT_SHARE": "1",
+                SUPERVISOR_PID: str(os.getpid()),
+                **self._worker_env,  # the limits and caches a request is shaped by, as here
+            }
+        )
         started = time.monotonic()
         self.process = process = await asyncio.create_subprocess_exec(
-            str(command), "serve", "--host", "127.0.0.1", "--port", str(port), env=env,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            str(command),
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
             start_new_session=True,
-        )  # fmt: skip
+        )
         self._tasks.append(asyncio.create_task(self._fold_logs(process)))
         await self._wait_ready(process)
         log.info(

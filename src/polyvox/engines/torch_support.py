@@ -50,9 +50,13 @@ def inference_steps(items: Iterator[T]) -> Iterator[T]:
 
 
 def checkpoint_directory(
-    model: str, configured: Path | None, threads: int,
-    download: Callable[[], Path], missing: Callable[[Path], list[str]], kind: str,
-) -> Path:  # fmt: skip
+    model: str,
+    configured: Path | None,
+    threads: int,
+    download: Callable[[], Path],
+    missing: Callable[[Path], list[str]],
+    kind: str,
+) -> Path:
     """Where a model's weights are (a configured directory, or downloaded now), with torch's
     CPU threads set (0: one per core); a directory that lacks files is an error naming them."""
     import torch

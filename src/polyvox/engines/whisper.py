@@ -162,11 +162,14 @@ class WhisperEngine:
         from faster_whisper import WhisperModel
 
         return WhisperModel(
-            self.model_ref, device=s.device, compute_type=s.compute_type,
-            cpu_threads=s.cpu_threads, num_workers=s.num_workers,
+            self.model_ref,
+            device=s.device,
+            compute_type=s.compute_type,
+            cpu_threads=s.cpu_threads,
+            num_workers=s.num_workers,
             download_root=str(s.download_root) if s.download_root else None,
             local_files_only=s.local_files_only,
-        )  # fmt: skip
+        )
 
     def unload(self) -> None:
         """Drop the model; CTranslate2 frees its memory when the last reference goes."""
@@ -218,9 +221,15 @@ def _segment(s: Any) -> Segment:
         Word(str(w.word), float(w.start), float(w.end), float(w.probability)) for w in s.words or ()
     )
     return Segment(
-        id=int(s.id), start=float(s.start), end=float(s.end), text=str(s.text),
-        seek=int(s.seek), tokens=tuple(int(t) for t in s.tokens),
-        temperature=float(s.temperature or 0.0), avg_logprob=float(s.avg_logprob),
+        id=int(s.id),
+        start=float(s.start),
+        end=float(s.end),
+        text=str(s.text),
+        seek=int(s.seek),
+        tokens=tuple(int(t) for t in s.tokens),
+        temperature=float(s.temperature or 0.0),
+        avg_logprob=float(s.avg_logprob),
         compression_ratio=float(s.compression_ratio),
-        no_speech_prob=float(s.no_speech_prob), words=words,
-    )  # fmt: skip
+        no_speech_prob=float(s.no_speech_prob),
+        words=words,
+    )

@@ -31,19 +31,27 @@ def capabilities(info: EngineInfo) -> dict[str, Any]:
 def card(info: EngineInfo) -> dict[str, Any]:
     """The ``/v1/models`` entry of one model."""
     return {
-        "id": info.model, "object": "model", "created": 0, "owned_by": "polyvox",
-        "kind": info.kind, "description": info.description,
-        "languages": list(info.languages), "capabilities": capabilities(info),
-    }  # fmt: skip
+        "id": info.model,
+        "object": "model",
+        "created": 0,
+        "owned_by": "polyvox",
+        "kind": info.kind,
+        "description": info.description,
+        "languages": list(info.languages),
+        "capabilities": capabilities(info),
+    }
 
 
 def _param(data: dict[str, Any]) -> ParamSpec:
     choices = data.get("choices")
     return ParamSpec(
-        type=data["type"], description=data.get("description", ""), default=data.get("default"),
-        minimum=data.get("minimum"), maximum=data.get("maximum"),
+        type=data["type"],
+        description=data.get("description", ""),
+        default=data.get("default"),
+        minimum=data.get("minimum"),
+        maximum=data.get("maximum"),
         choices=tuple(choices) if choices is not None else None,
-    )  # fmt: skip
+    )
 
 
 def _attributes(data: object) -> dict[str, ParamSpec]:
@@ -66,16 +74,22 @@ def from_card(data: dict[str, Any]) -> EngineInfo:
     """The EngineInfo a ``/v1/models`` entry describes (inverse of ``card``)."""
     caps = data.get("capabilities", {})
     return EngineInfo(
-        model=data["id"], engine=caps.get("engine", ""), kind=data["kind"],
-        description=data.get("description", ""), languages=tuple(data.get("languages", ())),
-        sample_rate=int(caps.get("sample_rate", 22050)), streaming=caps.get("streaming", True),
+        model=data["id"],
+        engine=caps.get("engine", ""),
+        kind=data["kind"],
+        description=data.get("description", ""),
+        languages=tuple(data.get("languages", ())),
+        sample_rate=int(caps.get("sample_rate", 22050)),
+        streaming=caps.get("streaming", True),
         voice_cloning=caps.get("voice_cloning", False),
-        instructions=caps.get("instructions", False), speed=caps.get("speed", True),
+        instructions=caps.get("instructions", False),
+        speed=caps.get("speed", True),
         speed_range=_speed_range(caps.get("speed_range")),
         voice_attributes=_attributes(caps.get("voice_attributes")),
         reference_text=caps.get("reference_text", False),
         params={name: _param(spec) for name, spec in caps.get("params", {}).items()},
         splits_text=caps.get("splits_text", False),
-        max_concurrency=caps.get("max_concurrency"), max_call_chars=caps.get("max_call_chars"),
+        max_concurrency=caps.get("max_concurrency"),
+        max_call_chars=caps.get("max_call_chars"),
         device=caps.get("device", "cpu"),
-    )  # fmt: skip
+    )

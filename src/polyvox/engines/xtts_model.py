@@ -25,6 +25,8 @@ from typing import Any
 HUB_REPO = "coqui/XTTS-v2"
 FILES = ("config.json", "model.pth", "vocab.json")
 SPEAKERS = "speakers_xtts.pth"
+SAMPLE_RATE = 24000
+"""XTTS-v2 speaks at 24 kHz."""
 TINY_VERSION = 1
 """Written into a tiny checkpoint (``polyvox-tiny.json``): a newer writer rebuilds it."""
 TINY_SPEAKER = "Tiny Speaker"
@@ -89,10 +91,16 @@ def write_tiny(directory: Path, seed: int = 0) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "vocab.json").write_text(_vocab_json(), encoding="utf-8")
     args = XttsArgs(
-        gpt_layers=2, gpt_n_model_channels=64, gpt_n_heads=2, decoder_input_dim=64,
-        gpt_max_audio_tokens=40, gpt_num_audio_tokens=1026, gpt_start_audio_token=1024,
-        gpt_stop_audio_token=1025, gpt_use_perceiver_resampler=True,
-    )  # fmt: skip
+        gpt_layers=2,
+        gpt_n_model_channels=64,
+        gpt_n_heads=2,
+        decoder_input_dim=64,
+        gpt_max_audio_tokens=40,
+        gpt_num_audio_tokens=1026,
+        gpt_start_audio_token=1024,
+        gpt_stop_audio_token=1025,
+        gpt_use_perceiver_resampler=True,
+    )
     config = XttsConfig(model_args=args, languages=list(LANGUAGES))
     config.save_json(str(directory / "config.json"))
     model = Xtts(config)
@@ -116,9 +124,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Write a tiny random XTTS-v2 checkpoint.")
     parser.add_argument("directory", type=Path, nargs="?")
     parser.add_argument(
-        "--download", action="store_true",
+        "--download",
+        action="store_true",
         help=f"instead: fetch the real checkpoint of {HUB_REPO} into the hub cache",
-    )  # fmt: skip
+    )
     args = parser.parse_args(argv)
     if args.download:
         print(f"downloaded {download(HUB_REPO)}")

@@ -54,7 +54,8 @@ def readable(tts: Any, sentences: list[str], code: str) -> list[str]:
         cut = sentence.rfind(" ", 0, half) if " " in sentence else -1
         cut = cut if cut > 0 else half
         if cut < 1:
-            raise InvalidRequest(f"a piece of text is too long for XTTS: {sentence[:40]!r}",
-                                 param="input")  # fmt: skip
+            raise InvalidRequest(
+                f"a piece of text is too long for XTTS: {sentence[:40]!r}", param="input"
+            )
         pending += [sentence[cut:].strip(), sentence[:cut].strip()]
     return ready

@@ -139,8 +139,9 @@ class HttpFetcher:
     def _opener(self, param: str) -> urllib.request.OpenerDirector:
         # no proxies from the environment: the guard must see the address it connects to
         handlers: list[urllib.request.BaseHandler] = [
-            urllib.request.ProxyHandler({}), _NoRedirects()
-        ]  # fmt: skip
+            urllib.request.ProxyHandler({}),
+            _NoRedirects(),
+        ]
         if not self.settings.allow_private_addresses:
             handlers.append(
                 _GuardedHandler(lambda host, port: public_addresses(host, port, param=param))

@@ -129,11 +129,18 @@ class VoiceLibrary:
         prepared = prepare(draft.audio or [], self.settings)
         now = int(time.time())
         voice = LibraryVoice(
-            id=new_id(), name=name, owner=caller.key, digest=prepared.digest,
-            seconds=round(prepared.seconds, 3), consent=consent, created_at=now,
-            updated_at=now, language=draft.language, transcript=draft.transcript,
+            id=new_id(),
+            name=name,
+            owner=caller.key,
+            digest=prepared.digest,
+            seconds=round(prepared.seconds, 3),
+            consent=consent,
+            created_at=now,
+            updated_at=now,
+            language=draft.language,
+            transcript=draft.transcript,
             defaults=dict(draft.defaults or {}),
-        )  # fmt: skip
+        )
         with self._owners(caller.key):
             self._unique(caller.key, name)
             self._save(voice, prepared)

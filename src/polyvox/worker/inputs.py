@@ -81,8 +81,10 @@ class ChatterboxInput(JobInput):
 
     shape: ClassVar[str] = "chatterbox"
     fields: ClassVar[Mapping[str, str]] = {
-        "input": "text", "language": "language_id", "model": "model_type"
-    }  # fmt: skip
+        "input": "text",
+        "language": "language_id",
+        "model": "model_type",
+    }
     text: str
     model_type: str = "english"
     language_id: str | None = None
@@ -105,9 +107,13 @@ class ChatterboxInput(JobInput):
         params = _engine_params(exaggeration=self.exaggeration, cfg_weight=self.cfg_weight)
         self._language = self._spoken_language()
         return SpeechParams(
-            model=models[self.model_type], input=self.text, response_format="wav",
-            language=self._language, reference_audio=reference, params=params,
-        )  # fmt: skip
+            model=models[self.model_type],
+            input=self.text,
+            response_format="wav",
+            language=self._language,
+            reference_audio=reference,
+            params=params,
+        )
 
     def _spoken_language(self) -> str | None:
         """``language_id``, except on the English model: the seed's ``ChatterboxTTS`` takes
@@ -163,10 +169,15 @@ class XttsInput(JobInput):
         params = _engine_params(temperature=self.temperature, top_k=self.top_k, top_p=self.top_p)
         self._defaults = SeedDefaults(dict(settings.worker.xtts_defaults))
         return SpeechParams(
-            model=settings.worker.xtts_model, input=self.gen_text, response_format="wav",
-            speed=self.speed, language=self.language, reference_audio=reference, params=params,
+            model=settings.worker.xtts_model,
+            input=self.gen_text,
+            response_format="wav",
+            speed=self.speed,
+            language=self.language,
+            reference_audio=reference,
+            params=params,
             defaults=self._defaults,
-        )  # fmt: skip
+        )
 
     def output_mode(self) -> OutputMode:
         return "url"
@@ -222,12 +233,19 @@ class NativeInput(JobInput):
     def to_params(self, settings: Settings) -> SpeechParams:
         params = engine_params(self.model_extra)
         return SpeechParams(
-            model=self.model or settings.default_tts_model, input=self.input, voice=self.voice,
-            response_format=self.response_format, speed=self.speed,
-            instructions=self.instructions, sample_rate=self.sample_rate, params=params,
-            language=self.language, reference_audio=self._reference(),
-            reference_text=self.reference_text, voice_attributes=dict(self.voice_attributes),
-        )  # fmt: skip
+            model=self.model or settings.default_tts_model,
+            input=self.input,
+            voice=self.voice,
+            response_format=self.response_format,
+            speed=self.speed,
+            instructions=self.instructions,
+            sample_rate=self.sample_rate,
+            params=params,
+            language=self.language,
+            reference_audio=self._reference(),
+            reference_text=self.reference_text,
+            voice_attributes=dict(self.voice_attributes),
+        )
 
     def _reference(self) -> ReferenceAudio | None:
         ref = self.reference_audio

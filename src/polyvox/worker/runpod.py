@@ -48,8 +48,12 @@ def error_output(
     if alias:
         message = f"{message} (job input field {alias!r})"
     if detailed:
-        return {"error": message, "status_code": error.status_code, "code": error.code,
-                "param": error.param}  # fmt: skip
+        return {
+            "error": message,
+            "status_code": error.status_code,
+            "code": error.code,
+            "param": error.param,
+        }
     return {"error": message}
 
 
@@ -169,11 +173,16 @@ class RunPodWorker:
             stored = await self._upload(spec, speech, audio)
         voice = self.service.catalogue.resolve_voice(speech.model, speech.request.voice)
         return JobResult(
-            audio=audio if inline and stored is None else None, stored=stored,
-            response_format=speech.response_format, sample_rate=speech.out_rate,
-            duration=speech.audio_seconds, generation_time=time.perf_counter() - started,
-            model=speech.model, voice=voice.id, language=voice.language,
-        )  # fmt: skip
+            audio=audio if inline and stored is None else None,
+            stored=stored,
+            response_format=speech.response_format,
+            sample_rate=speech.out_rate,
+            duration=speech.audio_seconds,
+            generation_time=time.perf_counter() - started,
+            model=speech.model,
+            voice=voice.id,
+            language=voice.language,
+        )
 
     async def _upload(self, spec: JobInput, speech: SpeechJob, audio: bytes) -> StoredObject:
         if speech.response_format == "wav":

@@ -46,9 +46,12 @@ class Connection(AsyncEventHandler):
     """A Wyoming connection: bounds, ordered work, errors; subclasses answer the events."""
 
     def __init__(
-        self, settings: WyomingSettings, connections: Connections,
-        reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-    ) -> None:  # fmt: skip
+        self,
+        settings: WyomingSettings,
+        connections: Connections,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> None:
         super().__init__(reader, writer)
         self.settings = settings
         self.connections = connections

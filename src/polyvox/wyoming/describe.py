@@ -24,9 +24,13 @@ a server without keys), never a key's own."""
 
 def _voice(model: str, voice: str, languages: list[str], description: str) -> TtsVoice:
     return TtsVoice(
-        name=f"{model}{SEPARATOR}{voice}", description=description, attribution=ATTRIBUTION,
-        installed=True, version=None, languages=languages,
-    )  # fmt: skip
+        name=f"{model}{SEPARATOR}{voice}",
+        description=description,
+        attribution=ATTRIBUTION,
+        installed=True,
+        version=None,
+        languages=languages,
+    )
 
 
 async def tts_voices(service: SpeechService) -> list[TtsVoice]:
@@ -34,19 +38,27 @@ async def tts_voices(service: SpeechService) -> list[TtsVoice]:
     await service.catalogue.describe()
     models = [m for m in service.catalogue.models() if m.kind == "tts"]
     found = [
-        _voice(m.model, v.id, [v.language] if v.language else list(m.languages),
-               f"{v.name} ({m.model})")
+        _voice(
+            m.model,
+            v.id,
+            [v.language] if v.language else list(m.languages),
+            f"{v.name} ({m.model})",
+        )
         for m in models
         for v in service.catalogue.voices(m.model)
-    ]  # fmt: skip
+    ]
     cloning = [m for m in models if m.voice_cloning]
     library = await run_blocking(partial(service.library.voices, CALLER)) if cloning else []
     found += [
-        _voice(m.model, lv.name, [lv.language] if lv.language else list(m.languages),
-               f"{lv.name} (library voice, {m.model})")
+        _voice(
+            m.model,
+            lv.name,
+            [lv.language] if lv.language else list(m.languages),
+            f"{lv.name} (library voice, {m.model})",
+        )
         for m in cloning
         for lv in library
-    ]  # fmt: skip
+    ]
     return found
 
 
@@ -54,19 +66,34 @@ async def info(service: SpeechService) -> Info:
     """The ``info`` event's content."""
     stt: list[EngineInfo] = [m for m in service.catalogue.models() if m.kind == "stt"]
     tts = TtsProgram(
-        name="polyvox", description="polyvox text-to-speech (every model)",
-        attribution=ATTRIBUTION, installed=True, version=__version__,
-        voices=await tts_voices(service), supports_synthesize_streaming=True,
-    )  # fmt: skip
+        name="polyvox",
+        description="polyvox text-to-speech (every model)",
+        attribution=ATTRIBUTION,
+        installed=True,
+        version=__version__,
+        voices=await tts_voices(service),
+        supports_synthesize_streaming=True,
+    )
     models = [
-        AsrModel(name=m.model, description=m.description, attribution=ATTRIBUTION,
-                 installed=True, version=None, languages=list(m.languages))
+        AsrModel(
+            name=m.model,
+            description=m.description,
+            attribution=ATTRIBUTION,
+            installed=True,
+            version=None,
+            languages=list(m.languages),
+        )
         for m in stt
-    ]  # fmt: skip
+    ]
     asr = AsrProgram(
-        name="polyvox", description="polyvox speech-to-text", attribution=ATTRIBUTION,
-        installed=True, version=__version__, models=models, supports_transcript_streaming=True,
-    )  # fmt: skip
+        name="polyvox",
+        description="polyvox speech-to-text",
+        attribution=ATTRIBUTION,
+        installed=True,
+        version=__version__,
+        models=models,
+        supports_transcript_streaming=True,
+    )
     return Info(tts=[tts], asr=[asr] if models else [])
 
 

@@ -57,9 +57,12 @@ class PolyvoxHandler(Connection):
     """Wyoming events of one client, answered by the speech service."""
 
     def __init__(
-        self, service: SpeechService, connections: Connections,
-        reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-    ) -> None:  # fmt: skip
+        self,
+        service: SpeechService,
+        connections: Connections,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> None:
         super().__init__(service.settings.wyoming, connections, reader, writer)
         self.service = service
         self._text: asyncio.Queue[str | None] | None = None
@@ -126,9 +129,12 @@ class PolyvoxHandler(Connection):
         try:
             model, name = describe.resolve(self.service, voice)  # type: ignore[arg-type]
             params = SpeechParams(
-                model=model, input=text or "", voice=name, response_format="pcm",
+                model=model,
+                input=text or "",
+                voice=name,
+                response_format="pcm",
                 sample_rate=describe.native_rate(self.service, model, name),
-            )  # fmt: skip
+            )
             limit = self.service.settings.max_input_chars
             if stream is None:
                 job = await self.service.prepare(params, describe.CALLER)
@@ -142,9 +148,11 @@ class PolyvoxHandler(Connection):
                 async for data in audio:
                     for at in range(0, len(data), CHUNK_BYTES):
                         chunk = AudioChunk(
-                            audio=data[at : at + CHUNK_BYTES], rate=job.out_rate, width=2,
+                            audio=data[at : at + CHUNK_BYTES],
+                            rate=job.out_rate,
+                            width=2,
                             channels=1,
-                        )  # fmt: skip
+                        )
                         await self.write_event(chunk.event())
             await self.write_event(AudioStop().event())
             if stream is not None:

@@ -55,10 +55,14 @@ class QwenBody(BaseModel):
         )
         defaults = {**compat.qwen_defaults, **(compat.qwen_stream_defaults if stream else {})}
         return SpeechParams(
-            model=compat.qwen_model, input=self.text, voice=compat.qwen_voice,
-            response_format=fmt, params={k: v for k, v in engine.items() if v is not None},
-            voice_attributes=attributes, defaults=SeedDefaults(defaults),
-        )  # fmt: skip
+            model=compat.qwen_model,
+            input=self.text,
+            voice=compat.qwen_voice,
+            response_format=fmt,
+            params={k: v for k, v in engine.items() if v is not None},
+            voice_attributes=attributes,
+            defaults=SeedDefaults(defaults),
+        )
 
 
 class QwenStreamBody(QwenBody):
@@ -101,10 +105,14 @@ class SynthesizeBody(BaseModel):
     def to_params(self, default_model: str) -> SpeechParams:
         """SpeechParams; non-scalar extra fields are a 422."""
         return SpeechParams(
-            model=self.model or default_model, input=self.text, voice=self.voice,
-            response_format=self.response_format, speed=self.speed,
-            language=self.language, params=engine_params(self.model_extra),
-        )  # fmt: skip
+            model=self.model or default_model,
+            input=self.text,
+            voice=self.voice,
+            response_format=self.response_format,
+            speed=self.speed,
+            language=self.language,
+            params=engine_params(self.model_extra),
+        )
 
 
 @router.post("/tts", response_class=Response)

@@ -70,8 +70,12 @@ async def create_speech(
     request.state.model = job.model
     log.info(
         "speech model=%s voice=%s format=%s stream=%s chars=%d",
-        job.model, job.request.voice, job.response_format, body.stream_format, len(body.input),
-    )  # fmt: skip
+        job.model,
+        job.request.voice,
+        job.response_format,
+        body.stream_format,
+        len(body.input),
+    )
     headers = {**job.headers, SAMPLE_RATE_HEADER: str(job.out_rate)}  # a gateway checks it
     if body.stream is False:  # the whole file, once it is all made
         whole = await unless_disconnected(request, job.collect())

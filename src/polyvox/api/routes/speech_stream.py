@@ -107,9 +107,11 @@ async def _speak(ws: WebSocket, job: SpeechJob) -> None:
     async for data in job.stream():
         await ws.send_bytes(data)
     usage = {
-        "input_tokens": job.characters, "output_tokens": 0, "total_tokens": job.characters,
+        "input_tokens": job.characters,
+        "output_tokens": 0,
+        "total_tokens": job.characters,
         "audio_seconds": round(job.audio_seconds, 3),
-    }  # fmt: skip
+    }
     await ws.send_json({"type": "speech.audio.done", "usage": usage})
     await ws.close()
 

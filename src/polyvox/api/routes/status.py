@@ -41,10 +41,15 @@ def _model(service: SpeechService, info: EngineInfo, loaded: bool) -> ModelStatu
     else:
         placement, location = "in-process", None
     return ModelStatus(
-        id=info.model, kind=info.kind, engine=info.engine, placement=placement,
-        location=location, device=info.device, loaded=loaded,
+        id=info.model,
+        kind=info.kind,
+        engine=info.engine,
+        placement=placement,
+        location=location,
+        device=info.device,
+        loaded=loaded,
         slots=scheduler.slots if scheduler else _slots(spec.slots, info),
         queue_depth=scheduler.waiting if scheduler else 0,
         in_flight=scheduler.active if scheduler else 0,
         recent_rtf=[round(r, 4) for r in service.metrics.recent_rtf.get(info.model, ())],
-    )  # fmt: skip
+    )

@@ -109,11 +109,16 @@ async def create_transcription(
     _one_file(form)
     both = [*(granularities or ()), *(granularities_plain or ())]
     params = TranscriptionParams(
-        model=model, file=await file.read(), language=language, prompt=prompt,
-        response_format=response_format, temperature=temperature,
-        timestamp_granularities=tuple(dict.fromkeys(both)), stream=stream,
+        model=model,
+        file=await file.read(),
+        language=language,
+        prompt=prompt,
+        response_format=response_format,
+        temperature=temperature,
+        timestamp_granularities=tuple(dict.fromkeys(both)),
+        stream=stream,
         params=_engine_params(form),
-    )  # fmt: skip
+    )
     job = await unless_disconnected(request, service.transcribe(params))
     return await _respond(request, job, stream)
 
@@ -134,9 +139,14 @@ async def create_translation(
     form = await request.form()
     _one_file(form)
     params = TranscriptionParams(
-        model=model, file=await file.read(), language=language, prompt=prompt,
+        model=model,
+        file=await file.read(),
+        language=language,
+        prompt=prompt,
         response_format=response_format,
-        temperature=temperature, task=task, params=_engine_params(form),
-    )  # fmt: skip
+        temperature=temperature,
+        task=task,
+        params=_engine_params(form),
+    )
     job = await unless_disconnected(request, service.transcribe(params))
     return await _respond(request, job, False)

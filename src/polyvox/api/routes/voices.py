@@ -71,9 +71,12 @@ def _cloning_models(service: SpeechService) -> list[EngineInfo]:
 
 @router.get("/v1/audio/voices")
 async def list_voices(
-    service: ServiceDep, caller: CallerDep, model: str | None = None,
-    source: Literal["engine", "library"] | None = None, detail: bool = False,
-) -> VoiceList | LibraryVoiceList:  # fmt: skip
+    service: ServiceDep,
+    caller: CallerDep,
+    model: str | None = None,
+    source: Literal["engine", "library"] | None = None,
+    detail: bool = False,
+) -> VoiceList | LibraryVoiceList:
     """Voices of ``model`` (an id or alias), or of every text-to-speech model: the models'
     own, then the library voices ``caller`` may use, once per model that clones.
 
@@ -102,16 +105,26 @@ async def list_voices(
 def _engine_card(service: SpeechService, voice: VoiceInfo) -> VoiceCard:
     info = service.catalogue.engine(voice.model).info
     return VoiceCard(
-        id=voice.id, name=voice.name, model=voice.model, language=voice.language,
-        sample_rate=voice.sample_rate, gender=voice.gender, capabilities=capabilities(info),
-    )  # fmt: skip
+        id=voice.id,
+        name=voice.name,
+        model=voice.model,
+        language=voice.language,
+        sample_rate=voice.sample_rate,
+        gender=voice.gender,
+        capabilities=capabilities(info),
+    )
 
 
 def _library_card(voice: LibraryVoice, info: EngineInfo) -> VoiceCard:
     return VoiceCard(
-        id=voice.id, name=voice.name, model=info.model, language=voice.language or "",
-        sample_rate=info.sample_rate, source="library", capabilities=capabilities(info),
-    )  # fmt: skip
+        id=voice.id,
+        name=voice.name,
+        model=info.model,
+        language=voice.language or "",
+        sample_rate=info.sample_rate,
+        source="library",
+        capabilities=capabilities(info),
+    )
 
 
 def _shown(service: SpeechService, voice: LibraryVoice) -> LibraryVoiceCard | None:
@@ -138,12 +151,20 @@ def _card(service: SpeechService, voice: LibraryVoice) -> LibraryVoiceCard:
         by=voice.consent.by, at=voice.consent.at, statement=voice.consent.statement
     )
     return LibraryVoiceCard(
-        id=voice.id, name=voice.name, created_at=voice.created_at, updated_at=voice.updated_at,
-        language=voice.language, transcript=voice.transcript,
-        transcribed_by=voice.transcribed_by, seconds=voice.seconds, sample_rate=SAMPLE_RATE,
-        digest=voice.digest, defaults={k: dict(v) for k, v in voice.defaults.items()},
-        consent=consent, models=[i.model for i in _cloning_models(service)],
-    )  # fmt: skip
+        id=voice.id,
+        name=voice.name,
+        created_at=voice.created_at,
+        updated_at=voice.updated_at,
+        language=voice.language,
+        transcript=voice.transcript,
+        transcribed_by=voice.transcribed_by,
+        seconds=voice.seconds,
+        sample_rate=SAMPLE_RATE,
+        digest=voice.digest,
+        defaults={k: dict(v) for k, v in voice.defaults.items()},
+        consent=consent,
+        models=[i.model for i in _cloning_models(service)],
+    )
 
 
 @router.post("/v1/audio/voices", status_code=201, openapi_extra=_BODY)

@@ -66,9 +66,11 @@ def client(
         {"Authorization": f"Bearer {options.api_key.get_secret_value()}"} if options.api_key else {}
     )
     timeout = httpx.Timeout(
-        connect=options.connect_timeout, read=options.read_timeout, write=options.read_timeout,
+        connect=options.connect_timeout,
+        read=options.read_timeout,
+        write=options.read_timeout,
         pool=options.connect_timeout,
-    )  # fmt: skip
+    )
     limits = httpx.Limits(max_connections=None, max_keepalive_connections=32)
     return httpx.AsyncClient(
         base_url=url or options.url,

@@ -15,10 +15,10 @@
     api = "v1"                           # /audio/speech, 24 kHz; voices: id = a speaker of
                                          # its speaker.json (none set: GET /audio/voices)
 
-IndexTTS-2's emotion controls (``emo_*``) are request parameters, checked here: the server
-answers bad input with a 500 and a traceback (logged here, never passed on). Written from
-docs/indextts-vllm-protocol.md, i.e. github.com/Ksuriuri/index-tts-vllm at commit
-5f9d0244f626f6a51fbbcee8f266d7f8927cf981.
+IndexTTS-2's emotion controls (``emo_*``) are request parameters, checked before anything
+is sent (``indextts_emotions``): the server answers bad input with a 500 and a traceback
+(logged here, never passed on). Written from docs/indextts-vllm-protocol.md, i.e.
+github.com/Ksuriuri/index-tts-vllm at commit 5f9d0244f626f6a51fbbcee8f266d7f8927cf981.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import io
 import logging
 import re
 import wave
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator
 from typing import Any, Literal
 
 import httpx
@@ -36,17 +36,14 @@ from pydantic import Field, model_validator
 
 from polyvox.audio import Float32, int16_to_float
 from polyvox.engines.remote.http import HttpEngine, RemoteOptions, Upstream
+from polyvox.engines.remote.indextts_emotions import emotion_fields, emotion_params
 from polyvox.engines.spec import ModelSpec
-from polyvox.errors import EngineUnavailable, InvalidRequest, PolyvoxError
-from polyvox.types import AudioChunk, EngineInfo, ParamSpec, ParamValue, SpeechRequest, VoiceInfo
+from polyvox.errors import EngineUnavailable, PolyvoxError
+from polyvox.types import AudioChunk, EngineInfo, SpeechRequest, VoiceInfo
 
 log = logging.getLogger(__name__)
 RATES = {"v2": 22050, "v1": 24000}
 """What each server writes (``infer_vllm_v2.py`` / ``infer_vllm.py`` hard-code them)."""
-EMOTIONS = "happy, angry, sad, afraid, disgusted, melancholic, surprised, calm"
-APPLIES: dict[str, tuple[int, ...]] = {  # emotion parameter -> its emo_control_method values
-    "emo_voice": (1,), "emo_weight": (1,), "emo_vec": (2,), "emo_text": (3,), "emo_random": (2, 3),
-}  # fmt: skip
 
 
 class IndexTTSOptions(RemoteOptions):
@@ -77,30 +74,6 @@ class IndexTTSOptions(RemoteOptions):
         return self.sample_rate or RATES[self.api]
 
 
-def emotion_params(voices: Mapping[str, str]) -> dict[str, ParamSpec]:
-    """IndexTTS-2's per-request parameters, with the ranges its web UI allows."""
-    return {
-        "emo_control_method": ParamSpec(
-            "int", "Emotion from: 0 the speaker's reference, 1 emo_voice's reference "
-            "(weighted by emo_weight), 2 emo_vec, 3 emo_text", 0, 0, 3,
-        ),
-        "emo_voice": ParamSpec(
-            "str", "Method 1: the voice whose reference gives the emotion (default: the "
-            "speaker's)", choices=tuple(voices),
-        ),
-        "emo_weight": ParamSpec("float", "Method 1: strength of the emotion", 1.0, 0.0, 1.6),
-        "emo_vec": ParamSpec(
-            "str", f"Method 2: 8 comma-separated weights from 0 to 1 ({EMOTIONS}), summing "
-            "to at most 1.5",
-        ),
-        "emo_text": ParamSpec("str", "Method 3: the emotion in words (default: the text)"),
-        "emo_random": ParamSpec("bool", "Methods 2 and 3: random emotion exemplars", False),
-        "max_text_tokens_per_sentence": ParamSpec(
-            "int", "Longest sentence, in text tokens, spoken in one piece", 120, 20, 600,
-        ),
-    }  # fmt: skip
-
-
 class IndexTTSRemote(HttpEngine):
     """A text-to-speech model of an index-tts-vllm server, as a local engine."""
 
@@ -114,14 +87,19 @@ class IndexTTSRemote(HttpEngine):
         self.options = o = spec.options
         self.upstream = Upstream(spec.id, o.url)
         self.info = EngineInfo(
-            model=spec.id, engine="indextts-vllm", kind="tts", device="remote",
+            model=spec.id,
+            engine="indextts-vllm",
+            kind="tts",
+            device="remote",
             description=f"IndexTTS ({o.api} API) on the index-tts-vllm server at {o.shown_url}",
-            languages=("zh", "en"), sample_rate=o.rate, speed=False,
+            languages=("zh", "en"),
+            sample_rate=o.rate,
+            speed=False,
             params=emotion_params(o.voices) if o.api == "v2" else {},
             # Each answer is one whole WAV, after all of its text is spoken: the gateway
             # sends a phrase, then growing pieces, so the first audio waits for one phrase.
             splits_text=False,
-        )  # fmt: skip
+        )
         self._voices = dict(o.voices)
         self.described = bool(o.voices)
 
@@ -200,43 +178,8 @@ class IndexTTSRemote(HttpEngine):
         voice = self._voices.get(req.voice, req.voice)
         if self.options.api == "v1":
             return "/audio/speech", {"model": self.info.model, "input": req.text, "voice": voice}
-        p = req.params
-        method = int(p.get("emo_control_method", 0))
-        for key, methods in APPLIES.items():
-            if key in p and method not in methods:
-                raise InvalidRequest(
-                    f"parameter {key!r} of model {self.info.model!r} applies only with "
-                    f"emo_control_method {' or '.join(map(str, methods))}",
-                    param=key,
-                )
         body: dict[str, Any] = {"text": req.text, "spk_audio_path": voice}
-        body["emo_control_method"] = method
-        if method == 1:
-            body["emo_weight"] = float(p.get("emo_weight", 1.0))
-            if "emo_voice" in p:
-                body["emo_ref_path"] = self._voices[str(p["emo_voice"])]
-        if method == 2:
-            body["emo_vec"] = self._vector(p.get("emo_vec", ",".join(["0"] * 8)))
-        if method == 3 and "emo_text" in p:
-            body["emo_text"] = str(p["emo_text"])
-        if "emo_random" in p:
-            body["emo_random"] = bool(p["emo_random"])
-        if "max_text_tokens_per_sentence" in p:
-            body["max_text_tokens_per_sentence"] = int(p["max_text_tokens_per_sentence"])
-        return "/tts_url", body
-
-    def _vector(self, value: ParamValue) -> list[float]:
-        try:
-            vector = [float(part) for part in str(value).split(",")]
-        except ValueError:
-            vector = []
-        where = f"parameter 'emo_vec' of model {self.info.model!r}"
-        if len(vector) != 8 or not all(0.0 <= v <= 1.0 for v in vector):
-            raise InvalidRequest(f"{where} must be 8 numbers from 0 to 1, comma-separated "
-                                 f"({EMOTIONS})", param="emo_vec")  # fmt: skip
-        if sum(vector) > 1.5:
-            raise InvalidRequest(f"{where} must sum to at most 1.5", param="emo_vec")
-        return vector
+        return "/tts_url", body | emotion_fields(self.info.model, req.params, self._voices)
 
     async def _failure(self, response: httpx.Response, voice: str) -> PolyvoxError:
         """The server's ``{"status": "error", "error": <traceback>}`` as a 502 without the
@@ -249,8 +192,9 @@ class IndexTTSRemote(HttpEngine):
         if not isinstance(body, dict) or body.get("status") != "error":
             return await self.upstream.error(response)
         detail, status = str(body.get("error", "")), response.status_code
-        log.warning("model %s: %s answered %d:\n%s", self.info.model, self.options.shown_url,
-                    status, detail)  # fmt: skip
+        log.warning(
+            "model %s: %s answered %d:\n%s", self.info.model, self.options.shown_url, status, detail
+        )
         if "Traceback" not in detail:  # a message of its own (the emo_vec sum)
             return self.upstream.bad(f"HTTP {status}: {detail[:200]}")
         last = (detail.strip().splitlines() or [""])[-1]
@@ -277,8 +221,10 @@ class IndexTTSRemote(HttpEngine):
         if shape[:2] != (1, 2):
             raise self.upstream.bad(f"WAV audio with {shape[0]} channels of {8 * shape[1]} bits")
         if shape[2] != self.options.rate:
-            raise self.upstream.bad(f"audio at {shape[2]} Hz where {self.options.rate} Hz was "
-                                    "expected (set sample_rate)")  # fmt: skip
+            raise self.upstream.bad(
+                f"audio at {shape[2]} Hz where {self.options.rate} Hz was "
+                "expected (set sample_rate)"
+            )
         if len(pcm) < 2 * frames:
             raise self.upstream.bad(f"a WAV file cut short ({len(pcm)} of {2 * frames} bytes)")
         return int16_to_float(np.frombuffer(pcm, dtype="<i2"))

@@ -83,14 +83,19 @@ class OpenAIRemote(HttpEngine):
         self.options = o = spec.options
         self.upstream = Upstream(spec.id, o.url)
         self.info = EngineInfo(
-            model=spec.id, engine="openai", kind="tts", device="remote",
+            model=spec.id,
+            engine="openai",
+            kind="tts",
+            device="remote",
             description=f"{o.model} on the OpenAI-compatible server at {o.shown_url}",
-            sample_rate=o.sample_rate, speed=o.speed, instructions=o.instructions,
+            sample_rate=o.sample_rate,
+            speed=o.speed,
+            instructions=o.instructions,
             # OpenAI-compatible servers need not stream a long input sentence by sentence
             # (many synthesise it whole first): the gateway sends a phrase, then growing
             # pieces, so the first audio waits for one phrase, not the whole text.
             splits_text=False,
-        )  # fmt: skip
+        )
         self._voices = [self._voice({"id": v}) for v in o.voices]
         self._default_voice = o.default_voice or (o.voices[0] if o.voices else "")
         self.described = bool(o.voices)
@@ -141,8 +146,11 @@ class OpenAIRemote(HttpEngine):
         """Stream ``req.text`` from the server, as float32 at ``sample_rate``."""
         o = self.options
         body: dict[str, Any] = {
-            "model": o.model, "input": req.text, "voice": req.voice, "response_format": o.format,
-        }  # fmt: skip
+            "model": o.model,
+            "input": req.text,
+            "voice": req.voice,
+            "response_format": o.format,
+        }
         if o.speed and req.speed is not None:
             body["speed"] = req.speed
         if o.instructions and req.instructions:

@@ -50,9 +50,13 @@ class PolyvoxRemote(HttpEngine):
         self.upstream_model = spec.options.model or spec.id
         self.upstream = Upstream(spec.id, spec.options.url)
         self.info = EngineInfo(
-            model=spec.id, engine="polyvox", kind="tts", device="remote", splits_text=True,
+            model=spec.id,
+            engine="polyvox",
+            kind="tts",
+            device="remote",
+            splits_text=True,
             description=f"{self.upstream_model} on the polyvox server at {spec.options.shown_url}",
-        )  # fmt: skip
+        )
         self.described = False
         self.remote_concurrency: int | None = None
         """Requests the other server's model runs at once, as its card says."""
@@ -67,9 +71,13 @@ class PolyvoxRemote(HttpEngine):
         info = from_card(card)
         self.remote_concurrency = info.max_concurrency
         self.info = dataclasses.replace(
-            info, model=self.info.model, device="remote", splits_text=True,
-            max_concurrency=None, description=self.info.description,
-        )  # fmt: skip
+            info,
+            model=self.info.model,
+            device="remote",
+            splits_text=True,
+            max_concurrency=None,
+            description=self.info.description,
+        )
         self._voices = [
             VoiceInfo(
                 id=v["id"],
@@ -141,14 +149,20 @@ class PolyvoxRemote(HttpEngine):
         voice = next((v for v in self._voices if v.id == req.voice), None)
         rate = voice.sample_rate if voice is not None else self.info.sample_rate
         body: dict[str, Any] = {
-            **req.params, "model": self.upstream_model, "input": req.text, "voice": req.voice,
-            "response_format": "pcm", "sample_rate": rate,
-        }  # fmt: skip
+            **req.params,
+            "model": self.upstream_model,
+            "input": req.text,
+            "voice": req.voice,
+            "response_format": "pcm",
+            "sample_rate": rate,
+        }
         optional = {
-            "speed": req.speed, "instructions": req.instructions, "language": req.language,
+            "speed": req.speed,
+            "instructions": req.instructions,
+            "language": req.language,
             "reference_text": req.reference_text,
             **({"voice_attributes": dict(req.voice_attributes)} if req.voice_attributes else {}),
-        }  # fmt: skip
+        }
         body.update({k: v for k, v in optional.items() if v is not None})
         if req.reference_audio is not None:
             body["reference_audio"] = f"sha256:{req.reference_audio.name}"
@@ -160,12 +174,20 @@ class PolyvoxRemote(HttpEngine):
         try:
             response = await self.http.delete(f"/v1/audio/references/{digest}")
         except httpx.HTTPError as exc:
-            log.warning("model %s: cannot have reference %s... forgotten: %s",
-                        self.info.model, digest[:12], exc)  # fmt: skip
+            log.warning(
+                "model %s: cannot have reference %s... forgotten: %s",
+                self.info.model,
+                digest[:12],
+                exc,
+            )
             return
         if response.status_code not in (204, 404):
-            log.warning("model %s: forgetting reference %s... got HTTP %d",
-                        self.info.model, digest[:12], response.status_code)  # fmt: skip
+            log.warning(
+                "model %s: forgetting reference %s... got HTTP %d",
+                self.info.model,
+                digest[:12],
+                response.status_code,
+            )
 
     async def _stream(self, body: dict[str, Any]) -> AsyncGenerator[AudioChunk, None]:
         rate = int(body["sample_rate"])

@@ -77,10 +77,18 @@ class RunPodRemote(HttpEngine):
         base = f"{o.url}/{o.endpoint_id}" if o.endpoint_id else o.url
         self.upstream = Upstream(spec.id, base)
         where = o.endpoint_id or redact_url(base)
-        self.info = _capabilities(o.worker_engine, EngineInfo(
-            model=spec.id, engine="runpod", kind="tts", device="remote", splits_text=True,
-            sample_rate=o.sample_rate, description=f"RunPod endpoint {where}",
-        ))  # fmt: skip
+        self.info = _capabilities(
+            o.worker_engine,
+            EngineInfo(
+                model=spec.id,
+                engine="runpod",
+                kind="tts",
+                device="remote",
+                splits_text=True,
+                sample_rate=o.sample_rate,
+                description=f"RunPod endpoint {where}",
+            ),
+        )
         self._voices = [
             VoiceInfo(id=v, name=v, language=o.language, model=spec.id, sample_rate=o.sample_rate)
             for v in o.voices
@@ -100,11 +108,19 @@ class RunPodRemote(HttpEngine):
 
     def _job(self, req: SpeechRequest) -> dict[str, Any]:
         job: dict[str, Any] = {
-            **req.params, "input": req.text, "voice": req.voice, "response_format": "pcm",
-            "sample_rate": self.options.sample_rate, "output": "base64",
-        }  # fmt: skip
-        optional = {"model": self.options.model, "speed": req.speed,
-                    "instructions": req.instructions, "language": req.language}  # fmt: skip
+            **req.params,
+            "input": req.text,
+            "voice": req.voice,
+            "response_format": "pcm",
+            "sample_rate": self.options.sample_rate,
+            "output": "base64",
+        }
+        optional = {
+            "model": self.options.model,
+            "speed": req.speed,
+            "instructions": req.instructions,
+            "language": req.language,
+        }
         job.update({k: v for k, v in optional.items() if v is not None})
         return {"input": job}
 
@@ -177,8 +193,9 @@ class RunPodRemote(HttpEngine):
         """A failed job's error: the worker's status and code when it says them, else 502."""
         error = failed.get("error") or failed.get("status", "failed")
         if isinstance(failed.get("status_code"), int) and failed.get("code"):
-            body = {"error": {"message": error, "code": failed["code"],
-                              "param": failed.get("param")}}  # fmt: skip
+            body = {
+                "error": {"message": error, "code": failed["code"], "param": failed.get("param")}
+            }
             return PolyvoxError.from_dict(body, failed["status_code"])
         return self.upstream.bad(f"a failed job: {str(error)[:300]}")
 
@@ -203,8 +220,14 @@ def _capabilities(engine: str | None, info: EngineInfo) -> EngineInfo:
     cls = registry.load_class(engine)
     local = cls(ModelSpec(info.model, engine, cls.Options(), 1)).info
     return dataclasses.replace(
-        info, engine=engine, params=local.params, speed=local.speed,
-        speed_range=local.speed_range, instructions=local.instructions,
-        voice_cloning=local.voice_cloning, voice_attributes=local.voice_attributes,
-        reference_text=local.reference_text, languages=local.languages,
-    )  # fmt: skip
+        info,
+        engine=engine,
+        params=local.params,
+        speed=local.speed,
+        speed_range=local.speed_range,
+        instructions=local.instructions,
+        voice_cloning=local.voice_cloning,
+        voice_attributes=local.voice_attributes,
+        reference_text=local.reference_text,
+        languages=local.languages,
+    )
