@@ -34,7 +34,7 @@ FILES = ("config.json", "generation_config.json", "speech_tokenizer/config.json"
 SAMPLE_RATE = 24000
 FRAME_SAMPLES = 1920
 """Audio samples per 12.5 Hz codec frame."""
-TINY_VERSION = 1
+TINY_VERSION = 2
 """Written into a tiny checkpoint (``polyvox-tiny.json``): a newer writer rebuilds it."""
 TINY_MAX_FRAMES = 30
 """A tiny checkpoint's ``max_new_tokens``: random weights never sample the stop code."""
@@ -201,6 +201,7 @@ def write_tiny(directory: Path, kind: str = "custom_voice", seed: int = 0) -> Pa
 
 def _write_talker(directory: Path, kind: str) -> None:
     """The talker: its config, random weights, text tokenizer and sampling defaults."""
+    import torch
     from qwen_tts.core.models import (
         Qwen3TTSConfig,
         Qwen3TTSForConditionalGeneration,
@@ -230,6 +231,11 @@ def _write_talker(directory: Path, kind: str) -> None:
         tts_eos_token_id=ids("<|tts_eos|>"),
     )
     model = Qwen3TTSForConditionalGeneration(config)
+    # The library suppresses every special code but the stop code, so random weights would
+    # sample it now and then (about once in 2,000 frames). Its logit made 0, the median of
+    # the 2,048 codes' logits (rows of iid weights), it never reaches the top 50 sampled from.
+    with torch.no_grad():
+        model.talker.codec_head.weight[config.talker_config.codec_eos_token_id].zero_()
     model.save_pretrained(directory)
     Qwen3TTSProcessor(tokenizer=tokens).save_pretrained(directory)
     # the released configs keep only the speaker encoder's own keys (its __init__ takes no
