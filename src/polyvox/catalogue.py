@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from polyvox.engines.base import ComposesVoices, Engine, STTEngine, TTSEngine
+from polyvox.engines.base import ComposesVoices, Describes, Engine, STTEngine, TTSEngine
 from polyvox.engines.pool import ModelPool
 from polyvox.errors import InvalidRequest, ModelNotFound, PolyvoxError, VoiceNotFound
 from polyvox.settings import OPENAI_VOICES, Settings
@@ -39,7 +39,8 @@ class Catalogue:
             return
         for name in self.settings.served:
             try:
-                if getattr(self.pool.engine(name), "loads_to_describe", False):
+                engine = self.pool.engine(name)
+                if isinstance(engine, Describes) and engine.loads_to_describe:
                     continue  # a supervised worker starts on first use (or preload) only
                 await self.pool.describe(name)
             except PolyvoxError as exc:
@@ -79,7 +80,7 @@ class Catalogue:
         index = self._voices.get(engine.info.model)
         if index is None:
             index = {v.id: v for v in engine.voices()}
-            if getattr(engine, "described", True):  # a remote's voices: once it was asked
+            if not isinstance(engine, Describes) or engine.described:  # a remote: once asked
                 self._voices[engine.info.model] = index
         return index
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from polyvox.engines import registry
 from polyvox.engines.spec import ModelSpec
@@ -49,13 +49,13 @@ def model_spec(settings: Settings, model: str) -> ModelSpec:
         engine_class = registry.load_class(config.engine)
     except ModelNotFound as exc:
         raise ConfigError(f"model {model!r}: {exc.message}") from exc
-    options_class: type[BaseModel] = engine_class.Options
+    options_class = engine_class.Options
     try:
         options = options_class.model_validate(settings.model_options(model))
     except ValidationError as exc:
         raise ConfigError(f"model {model!r} (engine {config.engine}): {_describe(exc)}") from None
     kind_slots = settings.stt_slots if engine_class.kind == "stt" else settings.tts_slots
-    slots = config.slots or getattr(engine_class, "default_slots", None) or kind_slots
+    slots = config.slots or engine_class.default_slots or kind_slots
     if config.environment is None:
         return ModelSpec(model, config.engine, options, slots)
     return ModelSpec(

@@ -8,8 +8,11 @@ audio or text it yields reaches the caller at once, and no event-loop thread wai
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
-from typing import Protocol, runtime_checkable
+from typing import ClassVar, Protocol, runtime_checkable
 
+from pydantic import BaseModel
+
+from polyvox.engines.spec import ModelSpec
 from polyvox.types import (
     AudioChunk,
     EngineInfo,
@@ -27,12 +30,43 @@ __all__ = [
     "CountsEvents",
     "Describes",
     "Engine",
+    "EngineClass",
     "EngineInfo",
     "ForgetsReferences",
     "ReleasesMemory",
     "STTEngine",
     "TTSEngine",
 ]
+
+
+class EngineClass:
+    """What every engine class declares, read by the registry and placement before any
+    engine is built (a model in an environment is known to clone before its worker runs).
+
+    Engines derive from it and set ``kind`` and ``Options``; the rest have defaults. The
+    registry refuses an engine class that does not derive from it.
+    """
+
+    kind: ClassVar[str]
+    """The task the engine's models do: ``tts``, ``stt`` (``polyvox.tasks`` lists them)."""
+    Options: ClassVar[type[BaseModel]]
+    """The model options the engine reads, validated from the configuration."""
+    blocking: ClassVar[bool] = False
+    """Its calls block: it implements a ``Blocking*`` protocol and runs behind threads."""
+    default_slots: ClassVar[int | None] = None
+    """Requests one model runs at once unless configured (None: the server's per kind)."""
+
+    info: EngineInfo
+    """The model's capabilities (a remote engine's, once it is described)."""
+
+    def __init__(self, spec: ModelSpec) -> None:
+        """Build the engine of one model from its spec; nothing heavy happens until load."""
+        raise NotImplementedError
+
+    @classmethod
+    def clones(cls, options: BaseModel) -> bool:
+        """Whether a model with these options clones voices, known without loading it."""
+        return False
 
 
 @runtime_checkable
@@ -95,6 +129,8 @@ class Describes(Protocol):
     ``describe()`` runs once before the catalogue or a request relies on them."""
 
     described: bool
+    loads_to_describe: bool
+    """Asking means loading (a supervised worker): it is described on first use only."""
 
     async def describe(self) -> None:
         """Fetch capabilities and voices (and set ``described``)."""

@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
+from pydantic import BaseModel
 
+from polyvox.engines.base import EngineClass
 from polyvox.engines.chatterbox_model import missing_files
 from polyvox.engines.chatterbox_options import (
     CROSSFADE_TOKENS,
@@ -43,15 +45,15 @@ PROMPT_SECONDS = 6.0
 MIN_REFERENCE_SECONDS = 1.0
 
 
-class ChatterboxEngine:
+class ChatterboxEngine(EngineClass):
     """One Chatterbox checkpoint; blocking (the registry runs it behind threads)."""
 
     Options = ChatterboxOptions
     blocking = True
     kind = "tts"
 
-    @staticmethod
-    def clones(options: Any) -> bool:
+    @classmethod
+    def clones(cls, options: BaseModel) -> bool:
         """Whether a model with these options clones voices (known before it loads)."""
         return True
 

@@ -15,6 +15,7 @@ import numpy.typing as npt
 from polyvox.audio import silence
 from polyvox.cpu import CORES, threads_for
 from polyvox.engines import blends
+from polyvox.engines.base import EngineClass
 from polyvox.engines.kokoro_options import (
     KOKORO_LANGUAGES,
     LANGUAGES,
@@ -64,7 +65,7 @@ def _voice_names(path: Path) -> tuple[str, ...]:
         raise EngineUnavailable(f"cannot read Kokoro voices from {path}: {exc}") from exc
 
 
-class KokoroEngine:
+class KokoroEngine(EngineClass):
     """Kokoro voices from one style file; a voice may be a weighted blend of them.
 
     Blocking: the registry runs it in threads behind the async engine contract. Each call

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from polyvox.audio import silence
 from polyvox.cpu import CORES, threads_for
+from polyvox.engines.base import EngineClass
 from polyvox.engines.onnx_arena import ReleasingSession, share_cpu_arena, shrinking
 from polyvox.errors import EngineUnavailable, VoiceNotFound
 from polyvox.types import AudioChunk, EngineInfo, ParamSpec, SpeechRequest, VoiceInfo
@@ -93,7 +94,7 @@ def _read_voice(model: Path, config: Path) -> dict[str, PiperVoiceFile]:
     return voices
 
 
-class PiperEngine:
+class PiperEngine(EngineClass):
     """Piper voices: the bundled en_US-joe-medium plus every voice in ``voices_dir``.
 
     Blocking: the registry runs it in threads behind the async engine contract.

@@ -55,7 +55,7 @@ class ModelPool:
         """The engine of ``model`` with its capabilities and voices known: a remote one is
         asked once (at most one ask at a time per model)."""
         engine = self.engine(model)
-        if getattr(engine, "loads_to_describe", False):
+        if isinstance(engine, Describes) and engine.loads_to_describe:
             return await self.load(model)  # a supervised worker: started, then reaped idle
         if isinstance(engine, Describes) and not engine.described:
             async with self._slots[model].lock:

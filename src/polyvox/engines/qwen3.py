@@ -24,7 +24,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
+from pydantic import BaseModel
 
+from polyvox.engines.base import EngineClass
 from polyvox.engines.qwen3_clone import ClonePrompts
 from polyvox.engines.qwen3_model import SAMPLE_RATE, missing_files
 from polyvox.engines.qwen3_options import (
@@ -51,15 +53,15 @@ DESCRIPTIONS = {
 }
 
 
-class Qwen3Engine:
+class Qwen3Engine(EngineClass):
     """One Qwen3-TTS checkpoint; blocking (the registry runs it behind threads)."""
 
     Options = Qwen3Options
     blocking = True
     kind = "tts"
 
-    @staticmethod
-    def clones(options: Any) -> bool:
+    @classmethod
+    def clones(cls, options: BaseModel) -> bool:
         """Whether a model with these options clones voices (known before it loads)."""
         return cast(Qwen3Options, options).variant == "base"
 

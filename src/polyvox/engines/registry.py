@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from polyvox.errors import EngineUnavailable, ModelNotFound
 
 if TYPE_CHECKING:
-    from polyvox.engines.base import Engine
+    from polyvox.engines.base import Engine, EngineClass
     from polyvox.engines.spec import ModelSpec
 
 BUILTIN: dict[str, tuple[str, str]] = {
@@ -38,8 +38,11 @@ def available() -> dict[str, str]:
     return names
 
 
-def load_class(name: str) -> type[Any]:
-    """Import the class behind an engine name; a missing library becomes an install hint."""
+def load_class(name: str) -> type[EngineClass]:
+    """Import the class behind an engine name; a missing library becomes an install hint,
+    a class that does not declare the engine contract (``EngineClass``) an error naming it."""
+    from polyvox.engines.base import EngineClass
+
     target = available().get(name)
     if target is None:
         raise ModelNotFound(f"no engine named {name!r}; known: {', '.join(available())}")
@@ -52,7 +55,15 @@ def load_class(name: str) -> type[Any]:
             f"engine {name!r} needs libraries that are not installed ({exc.name}): "
             f"pip install 'polyvox[{extra}]'"
         ) from exc
-    cls: type[Any] = getattr(module, class_name)
+    cls = getattr(module, class_name, None)
+    if not (isinstance(cls, type) and issubclass(cls, EngineClass)):
+        raise EngineUnavailable(
+            f"engine {name!r}: {target} is not an engine class "
+            "(one deriving from polyvox.engines.base.EngineClass)"
+        )
+    for declared in ("kind", "Options"):
+        if not hasattr(cls, declared):
+            raise EngineUnavailable(f"engine {name!r}: {target} does not declare {declared!r}")
     return cls
 
 
@@ -64,10 +75,10 @@ def create_engine(spec: ModelSpec) -> Engine:
     if spec.environment is not None:
         from polyvox.engines.supervised import SupervisedEngine
 
-        clones = getattr(cls, "clones", None)  # known before the worker runs: the library
-        return SupervisedEngine(spec, cls.kind, bool(clones and clones(spec.options)))
-    built = cls(spec)
-    if not getattr(cls, "blocking", False):
+        # known before the worker runs: the voice library prepares references for it
+        return SupervisedEngine(spec, cls.kind, cls.clones(spec.options))
+    built: Any = cls(spec)
+    if not cls.blocking:
         engine: Engine = built
         return engine
     return ThreadedSTT(built) if cls.kind == "stt" else ThreadedTTS(built)

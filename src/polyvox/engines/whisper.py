@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from polyvox.engines.base import EngineClass
 from polyvox.errors import EngineUnavailable
 from polyvox.languages import WHISPER_LANGUAGES
 from polyvox.types import (
@@ -117,7 +118,7 @@ def temperatures(temperature: float | None) -> tuple[float, ...]:
     return tuple(round(start + i * _TEMPERATURE_STEP, 6) for i in range(max(steps, 0) + 1))
 
 
-class WhisperEngine:
+class WhisperEngine(EngineClass):
     """One faster-whisper model: the bundled tiny.en, a CTranslate2 directory or a hub name.
 
     Blocking: the registry runs it in threads behind the async engine contract.

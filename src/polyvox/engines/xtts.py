@@ -17,7 +17,9 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
+from pydantic import BaseModel
 
+from polyvox.engines.base import EngineClass
 from polyvox.engines.torch_support import checkpoint_directory, inference_steps, torch_device
 from polyvox.engines.xtts_model import LANGUAGES, SAMPLE_RATE, missing_files
 from polyvox.engines.xtts_options import XttsOptions, language_code, params
@@ -32,15 +34,15 @@ if TYPE_CHECKING:
 SPEED_RANGE = (0.5, 2.0)
 
 
-class XttsEngine:
+class XttsEngine(EngineClass):
     """One XTTS-v2 checkpoint; blocking (the registry runs it behind threads)."""
 
     Options = XttsOptions
     blocking = True
     kind = "tts"
 
-    @staticmethod
-    def clones(options: Any) -> bool:
+    @classmethod
+    def clones(cls, options: BaseModel) -> bool:
         """Whether a model with these options clones voices (known before it loads)."""
         return True
 

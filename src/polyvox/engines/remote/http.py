@@ -20,6 +20,7 @@ import numpy as np
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 
 from polyvox.audio import int16_to_float
+from polyvox.engines.base import EngineClass
 from polyvox.errors import EngineUnavailable, PolyvoxError, UpstreamFailure
 from polyvox.logs import redact_url, request_id
 from polyvox.types import AudioChunk
@@ -183,11 +184,12 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
         return None
 
 
-class HttpEngine:
+class HttpEngine(EngineClass):
     """What every remote engine shares: one HTTP client to ``upstream.url``, opened on
     first use and closed when the model unloads."""
 
     kind = "tts"
+    loads_to_describe = False
     options: RemoteOptions
     upstream: Upstream
     _client: httpx.AsyncClient | None = None
