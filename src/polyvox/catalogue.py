@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import logging
 
-from polyvox.engines.base import ComposesVoices, Describes, Engine, STTEngine, TTSEngine
+from polyvox.engines.base import (
+    ComposesVoices,
+    Describes,
+    Engine,
+    STTEngine,
+    TaskEngine,
+    TTSEngine,
+)
 from polyvox.engines.pool import ModelPool
 from polyvox.errors import InvalidRequest, ModelNotFound, PolyvoxError, VoiceNotFound
 from polyvox.settings import OPENAI_VOICES, Settings
@@ -59,15 +66,26 @@ class Catalogue:
     def tts_engine(self, model: str) -> TTSEngine:
         """The TTS engine for ``model``; a speech-to-text model is a 422."""
         engine = self.engine(model)
-        if not isinstance(engine, TTSEngine):
+        if engine.info.kind != "tts" or not isinstance(engine, TTSEngine):
             raise InvalidRequest(f"model {model!r} is not a text-to-speech model", param="model")
         return engine
 
     def stt_engine(self, model: str) -> STTEngine:
         """The speech-to-text engine behind a model name; raises ModelNotFound/InvalidRequest."""
         engine = self.engine(model)
-        if not isinstance(engine, STTEngine):
+        if engine.info.kind != "stt" or not isinstance(engine, STTEngine):
             raise InvalidRequest(f"model {model!r} is not a speech-to-text model", param="model")
+        return engine
+
+    async def task_engine(self, model: str, task: str) -> TaskEngine:
+        """The engine of a model of ``task`` (described first: a remote's kind is its
+        card's); a model of another task is a 422."""
+        engine = await self.pool.describe(self.engine(model).info.model)
+        if engine.info.kind != task or not isinstance(engine, TaskEngine):
+            raise InvalidRequest(
+                f"model {model!r} is a {engine.info.kind} model, not a {task} model",
+                param="model",
+            )
         return engine
 
     def voices(self, model: str | None = None) -> list[VoiceInfo]:

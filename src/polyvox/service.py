@@ -16,7 +16,7 @@ from types import TracebackType
 
 import numpy as np
 
-from polyvox import codecs, decoding, text, threads
+from polyvox import codecs, decoding, tasks, text, threads
 from polyvox.allocator import MemoryTrimmer, limit_arenas
 from polyvox.catalogue import Catalogue
 from polyvox.checks import apply_seed_defaults, check_params, check_speech, check_transcription
@@ -33,6 +33,7 @@ from polyvox.scheduler import Scheduler
 from polyvox.schedulers import Schedulers
 from polyvox.settings import Settings
 from polyvox.storage import ObjectStore
+from polyvox.task_job import TaskJob, model_of
 from polyvox.threads import run_blocking
 from polyvox.transcription_job import Source, TranscriptionJob
 from polyvox.types import (
@@ -264,6 +265,18 @@ class SpeechService:
             metrics=self.metrics,
             granularities=params.timestamp_granularities,
         )
+
+    async def prepare_task(self, task: str, body: dict[str, object]) -> TaskJob:
+        """Check a request of a task beyond speech (``polyvox.tasks``) and load its model;
+        raises a 4xx/503 error before any work."""
+        declared = tasks.get(task)
+        model, fields = model_of(body)
+        engine = await self.catalogue.task_engine(model, declared.name)
+        request = tasks.validate(declared, fields)
+        model = engine.info.model
+        await self.pool.load(model)
+        scheduler = self.scheduler(model)
+        return TaskJob(model, declared, request, self.pool, scheduler, self.metrics)
 
     # -- scheduling ------------------------------------------------------------------
     def scheduler(self, model: str) -> Scheduler:

@@ -43,8 +43,8 @@ class ModelConfig(BaseModel):
     model_config = ConfigDict(extra="allow", protected_namespaces=())
 
     engine: Annotated[str, Field(min_length=1)]
-    """Engine name: ``piper``, ``whisper``, ``kokoro``, or one registered under
-    ``polyvox.engines``."""
+    """Engine name: ``piper``, ``whisper``, ``kokoro``, ..., one registered under
+    ``polyvox.engines``, or an engine class's import path (``package.module:Class``)."""
     slots: Annotated[int | None, Field(ge=1, le=64)] = None
     """Requests this model runs at once; None: ``tts_slots`` or ``stt_slots`` by its kind."""
     environment: Annotated[str | None, Field(min_length=1)] = None

@@ -11,7 +11,8 @@ import numpy as np
 import numpy.typing as npt
 
 ParamValue = float | int | str | bool
-EngineKind = Literal["tts", "stt"]
+EngineKind = str
+"""What a model does: ``tts``, ``stt``, or a task of ``polyvox.tasks`` (``image``, ...)."""
 Task = Literal["transcribe", "translate"]
 Device = Literal["cpu", "cuda", "remote"]
 STT_SAMPLE_RATE = 16000
@@ -70,6 +71,9 @@ class EngineInfo:
     reference_text: bool = False
     """Cloning reads what the reference audio says (Qwen3-TTS Base): a request without
     ``reference_text`` gets the reference transcribed by the server's speech-to-text model."""
+    capabilities: Mapping[str, object] = field(default_factory=dict)
+    """A task beyond speech: the capabilities record its task declares (JSON-ready); the
+    speech fields above are speech's own record."""
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from polyvox.api.routes import (
     speech,
     speech_stream,
     status,
+    tasks,
     transcriptions,
     ui,
     voices,
@@ -64,7 +65,8 @@ def create_app(settings: Settings | None = None, *, beside: Sequence[Beside] = (
         lifespan=lifespan,
     )
     errors.install(app, metrics)
-    routes = (health, models, voices, speech, speech_stream, transcriptions, status, metrics_route)
+    routes = [health, models, voices, speech, speech_stream, transcriptions, status, tasks]
+    routes.append(metrics_route)
     for module in routes:
         app.include_router(module.router)
     app.include_router(compat.router)

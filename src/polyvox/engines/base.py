@@ -36,6 +36,7 @@ __all__ = [
     "ReleasesMemory",
     "STTEngine",
     "TTSEngine",
+    "TaskEngine",
 ]
 
 
@@ -180,6 +181,16 @@ class STTEngine(Engine, Protocol):
         ...
 
 
+@runtime_checkable
+class TaskEngine(Engine, Protocol):
+    """A model of a task beyond speech (``polyvox.tasks``): one request in, its results
+    (progress, then outputs) streamed out as the task declares them."""
+
+    def run(self, request: BaseModel) -> AsyncGenerator[object, None]:
+        """Do the task; closing the iterator early stops the work within one step."""
+        ...
+
+
 class BlockingEngine(Protocol):
     """An engine whose calls block; ``engines.threaded`` runs it off the event loop."""
 
@@ -216,4 +227,12 @@ class BlockingSTT(BlockingEngine, Protocol):
 
     def transcribe(self, req: TranscriptionRequest) -> tuple[Iterator[Segment], TranscriptionInfo]:
         """Start transcribing; each ``next()`` on the segments decodes one window."""
+        ...
+
+
+class BlockingTask(BlockingEngine, Protocol):
+    """A blocking engine of a task beyond speech."""
+
+    def run(self, request: BaseModel) -> Iterator[object]:
+        """Do the task; each ``next()`` blocks until a result (or a step) is ready."""
         ...

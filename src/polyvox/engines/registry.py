@@ -31,7 +31,8 @@ ENTRY_POINT_GROUP = "polyvox.engines"
 
 
 def available() -> dict[str, str]:
-    """Every engine name known here (built-in and from entry points) -> its import path."""
+    """Every engine name known here (built-in and from entry points) -> its import path.
+    An engine may also be named by its import path itself (``package.module:Class``)."""
     names = {name: target for name, (target, _) in BUILTIN.items()}
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         names.setdefault(ep.name, ep.value)
@@ -43,7 +44,7 @@ def load_class(name: str) -> type[EngineClass]:
     a class that does not declare the engine contract (``EngineClass``) an error naming it."""
     from polyvox.engines.base import EngineClass
 
-    target = available().get(name)
+    target = available().get(name) or (name if ":" in name else None)
     if target is None:
         raise ModelNotFound(f"no engine named {name!r}; known: {', '.join(available())}")
     module_name, _, class_name = target.partition(":")
@@ -51,9 +52,9 @@ def load_class(name: str) -> type[EngineClass]:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
+        hint = f"pip install 'polyvox[{extra}]'" if name in BUILTIN else "is it installed?"
         raise EngineUnavailable(
-            f"engine {name!r} needs libraries that are not installed ({exc.name}): "
-            f"pip install 'polyvox[{extra}]'"
+            f"engine {name!r} needs libraries that are not installed ({exc.name}): {hint}"
         ) from exc
     cls = getattr(module, class_name, None)
     if not (isinstance(cls, type) and issubclass(cls, EngineClass)):
@@ -69,7 +70,7 @@ def load_class(name: str) -> type[EngineClass]:
 
 def create_engine(spec: ModelSpec) -> Engine:
     """Construct (but do not load) the engine of one model; blocking ones run in threads."""
-    from polyvox.engines.threaded import ThreadedSTT, ThreadedTTS
+    from polyvox.engines.threaded import ThreadedSTT, ThreadedTask, ThreadedTTS
 
     cls = load_class(spec.engine)
     if spec.environment is not None:
@@ -81,4 +82,6 @@ def create_engine(spec: ModelSpec) -> Engine:
     if not cls.blocking:
         engine: Engine = built
         return engine
-    return ThreadedSTT(built) if cls.kind == "stt" else ThreadedTTS(built)
+    if cls.kind == "stt":
+        return ThreadedSTT(built)
+    return ThreadedTTS(built) if cls.kind == "tts" else ThreadedTask(built)

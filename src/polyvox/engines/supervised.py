@@ -22,7 +22,9 @@ import signal
 import socket
 import time
 from collections.abc import AsyncGenerator
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
 
 from polyvox import environments
 from polyvox.engines.remote.polyvox import PolyvoxOptions, PolyvoxRemote
@@ -32,6 +34,7 @@ from polyvox.supervisor import SUPERVISOR_PID
 from polyvox.types import AudioChunk, SpeechRequest
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 START_TIMEOUT = float(os.environ.get("POLYVOX_WORKER_START_TIMEOUT", "300"))
 """Seconds a worker may take from process start to ready (weights load in that time)."""
 STOP_GRACE = 10.0
@@ -53,9 +56,9 @@ class SupervisedEngine(PolyvoxRemote):
     """Its capabilities are known once its process runs: describing it loads it."""
 
     def __init__(self, spec: ModelSpec, kind: str, clones: bool = False) -> None:
-        if kind != "tts":
+        if kind == "stt":
             raise EngineUnavailable(
-                f"model {spec.id!r}: only text-to-speech models run in an environment so far"
+                f"model {spec.id!r}: speech-to-text models do not run in an environment so far"
             )
         assert spec.environment is not None
         self.environment = spec.environment
@@ -68,6 +71,7 @@ class SupervisedEngine(PolyvoxRemote):
         self.info = dataclasses.replace(
             self.info,
             engine=spec.engine,
+            kind=kind,
             voice_cloning=clones,
             description=f"{spec.id} in the {spec.environment!r} engine environment",
         )
@@ -227,17 +231,26 @@ class SupervisedEngine(PolyvoxRemote):
         if self.process is not None and self.process.returncode is None and self._event().is_set():
             await PolyvoxRemote.forget_reference(self, digest)
 
-    async def synthesize(self, req: SpeechRequest) -> AsyncGenerator[AudioChunk, None]:
+    def synthesize(self, req: SpeechRequest) -> AsyncGenerator[AudioChunk, None]:
         """PolyvoxRemote's synthesis, once the worker runs; a worker that dies midway is a
         503 that says it is being restarted."""
+        return self._running(PolyvoxRemote.synthesize(self, req))
+
+    def run(self, request: BaseModel) -> AsyncGenerator[object, None]:
+        """PolyvoxRemote's run of a task beyond speech, once the worker runs (as above)."""
+        return self._running(PolyvoxRemote.run(self, request))
+
+    async def _running(self, items: AsyncGenerator[T, None]) -> AsyncGenerator[T, None]:
         try:
             await asyncio.wait_for(self._event().wait(), START_TIMEOUT)
         except TimeoutError:
+            await items.aclose()
             raise self._gone("its worker is not running") from None
         process = self.process
         try:
-            async for chunk in PolyvoxRemote.synthesize(self, req):
-                yield chunk
+            async with contextlib.aclosing(items):
+                async for item in items:
+                    yield item
         except PolyvoxError as exc:
             if process is None or exc.status_code not in (502, 503):
                 raise

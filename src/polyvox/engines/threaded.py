@@ -13,10 +13,13 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, M
 from functools import partial
 from typing import TypeVar
 
+from pydantic import BaseModel
+
 from polyvox.engines.base import (
     BlockingEngine,
     BlockingForgets,
     BlockingSTT,
+    BlockingTask,
     BlockingTTS,
     ComposesVoices,
     CountsEvents,
@@ -135,3 +138,16 @@ class ThreadedSTT(_Threaded):
         start = partial(guarded, self.info.model, "transcribe", partial(self._stt.transcribe, req))
         segments, info = await run_blocking(start, "engine")
         return stream(self.info.model, "transcribe", segments), info
+
+
+class ThreadedTask(_Threaded):
+    """A blocking engine of a task beyond speech as an asynchronous one."""
+
+    def __init__(self, engine: BlockingTask) -> None:
+        super().__init__(engine)
+        self._task = engine
+
+    def run(self, request: BaseModel) -> AsyncGenerator[object, None]:
+        """Each result as soon as the engine yields it."""
+        items = guarded(self.info.model, "run", partial(self._task.run, request))
+        return stream(self.info.model, "run", items)

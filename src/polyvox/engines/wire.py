@@ -5,11 +5,18 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+from polyvox.tasks import SPEECH
 from polyvox.types import SPEED_RANGE, EngineInfo, ParamSpec
+
+COMMON = ("engine", "max_concurrency", "device")
+"""Capabilities every model's card has, whatever its task."""
 
 
 def capabilities(info: EngineInfo) -> dict[str, Any]:
     """What a model can do, as JSON-ready data (the ``capabilities`` of a model card)."""
+    if info.kind not in SPEECH:  # a task's own record, beside the common fields
+        common = {"engine": info.engine, "max_concurrency": info.max_concurrency}
+        return {**common, "device": info.device, **info.capabilities}
     return {
         "engine": info.engine,
         "streaming": info.streaming,
@@ -73,6 +80,17 @@ def _speed_range(data: object) -> tuple[float, float]:
 def from_card(data: dict[str, Any]) -> EngineInfo:
     """The EngineInfo a ``/v1/models`` entry describes (inverse of ``card``)."""
     caps = data.get("capabilities", {})
+    if data["kind"] not in SPEECH:
+        return EngineInfo(
+            model=data["id"],
+            engine=caps.get("engine", ""),
+            kind=data["kind"],
+            description=data.get("description", ""),
+            languages=tuple(data.get("languages", ())),
+            max_concurrency=caps.get("max_concurrency"),
+            device=caps.get("device", "cpu"),
+            capabilities={k: v for k, v in caps.items() if k not in COMMON},
+        )
     return EngineInfo(
         model=data["id"],
         engine=caps.get("engine", ""),

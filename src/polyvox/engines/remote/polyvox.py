@@ -12,16 +12,20 @@ from __future__ import annotations
 import base64
 import contextlib
 import dataclasses
+import json
 import logging
 from collections.abc import AsyncGenerator
 from typing import Any
 
 import httpx
+from pydantic import BaseModel
 
+from polyvox import tasks
 from polyvox.engines.remote.http import HttpEngine, RemoteOptions, Upstream, pcm_chunks
 from polyvox.engines.spec import ModelSpec
 from polyvox.engines.wire import from_card
 from polyvox.errors import EngineUnavailable, PolyvoxError, ReferenceNotFound
+from polyvox.tasks import SPEECH
 from polyvox.types import AudioChunk, EngineInfo, SpeechRequest, VoiceInfo
 
 log = logging.getLogger(__name__)
@@ -37,7 +41,8 @@ class PolyvoxOptions(RemoteOptions):
 
 
 class PolyvoxRemote(HttpEngine):
-    """A text-to-speech model of another polyvox server, as a local engine."""
+    """A model of another polyvox server, as a local engine: text-to-speech, or a task
+    beyond speech (``polyvox.tasks``), whichever its card says."""
 
     Options = PolyvoxOptions
     options: PolyvoxOptions
@@ -95,10 +100,13 @@ class PolyvoxRemote(HttpEngine):
 
     async def _read(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         card = await self._get(f"/v1/models/{self.upstream_model}")
-        if card.get("kind") != "tts":
+        kind = card.get("kind")
+        if kind != "tts":
+            if isinstance(kind, str) and kind not in SPEECH and tasks.find(kind) is not None:
+                return card, []  # a task beyond speech: no voices
             raise EngineUnavailable(
                 f"model {self.info.model!r}: {self.upstream_model!r} at {self.options.shown_url} "
-                "is not a text-to-speech model"
+                f"is a {kind} model, which a remote polyvox model cannot serve"
             )
         voices = await self._get("/v1/audio/voices", params={"model": self.upstream_model})
         return card, list(voices.get("data", []))
@@ -188,6 +196,33 @@ class PolyvoxRemote(HttpEngine):
                 digest[:12],
                 response.status_code,
             )
+
+    async def run(self, request: BaseModel) -> AsyncGenerator[object, None]:
+        """A task beyond speech: the other server's results (``/v1/tasks/{task}``, one JSON
+        line each), as its engine made them; an error line is raised as the error it was."""
+        task = tasks.get(self.info.kind)
+        body = {**request.model_dump(mode="json", exclude_unset=True)}
+        body["model"] = self.upstream_model
+        try:
+            async with self.http.stream("POST", f"/v1/tasks/{task.name}", json=body) as response:
+                if response.status_code != 200:
+                    raise await self.upstream.error(response)
+                async for line in response.aiter_lines():
+                    if line.strip():
+                        yield task.decode(self._result(line))
+        except httpx.HTTPError as exc:
+            raise self.upstream.unreachable(exc) from exc
+
+    def _result(self, line: str) -> dict[str, Any]:
+        try:
+            data = json.loads(line)
+        except ValueError:
+            raise self.upstream.bad("a result line that is not JSON") from None
+        if not isinstance(data, dict):
+            raise self.upstream.bad("a result line that is not a JSON object")
+        if "error" in data:
+            raise PolyvoxError.from_dict(data, int(data.get("status", 502)))
+        return data
 
     async def _stream(self, body: dict[str, Any]) -> AsyncGenerator[AudioChunk, None]:
         rate = int(body["sample_rate"])
