@@ -34,9 +34,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from machine import describe
-from polyvox.engines import chatterbox
-from polyvox.engines.chatterbox import ChatterboxEngine
-from polyvox.engines.chatterbox_options import ChatterboxOptions
+from polyvox.engines.chatterbox import engine as chatterbox
+from polyvox.engines.chatterbox.engine import ChatterboxEngine
+from polyvox.engines.chatterbox.options import ChatterboxOptions
 from polyvox.models import ModelSpec
 from polyvox.types import SpeechRequest
 from sections import write_section

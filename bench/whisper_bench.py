@@ -28,7 +28,7 @@ from pathlib import Path
 import httpx
 
 from polyvox import codecs
-from polyvox.engines.whisper import bundled_model
+from polyvox.engines.core.whisper import bundled_model
 from polyvox.service import SpeechService
 from polyvox.settings import Settings
 from polyvox.types import STT_SAMPLE_RATE, SpeechParams

@@ -24,8 +24,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from machine import describe
-from polyvox.engines.xtts import XttsEngine
-from polyvox.engines.xtts_options import XttsOptions
+from polyvox.engines.xtts.engine import XttsEngine
+from polyvox.engines.xtts.options import XttsOptions
 from polyvox.models import ModelSpec
 from polyvox.types import SpeechRequest
 from sections import write_section

@@ -63,12 +63,15 @@ class Catalogue:
                 log.warning("model %s is not available: %s", name, exc.message)
         return found
 
+    async def tts_model(self, model: str) -> TTSEngine:
+        """The TTS engine behind a model id or alias, described (a remote model's voices
+        asked once): the name a request sends, resolved once."""
+        engine = await self.pool.describe(self.engine(model).info.model)
+        return _text_to_speech(engine, model)
+
     def tts_engine(self, model: str) -> TTSEngine:
         """The TTS engine for ``model``; a speech-to-text model is a 422."""
-        engine = self.engine(model)
-        if engine.info.kind != "tts" or not isinstance(engine, TTSEngine):
-            raise InvalidRequest(f"model {model!r} is not a text-to-speech model", param="model")
-        return engine
+        return _text_to_speech(self.engine(model), model)
 
     def stt_engine(self, model: str) -> STTEngine:
         """The speech-to-text engine behind a model name; raises ModelNotFound/InvalidRequest."""
@@ -91,10 +94,9 @@ class Catalogue:
     def voices(self, model: str | None = None) -> list[VoiceInfo]:
         """Voices of one model, or of every TTS model."""
         names = [model] if model else [m.model for m in self.models() if m.kind == "tts"]
-        return [v for name in names for v in self._voice_index(name).values()]
+        return [v for name in names for v in self._voice_index(self.tts_engine(name)).values()]
 
-    def _voice_index(self, model: str) -> dict[str, VoiceInfo]:
-        engine = self.tts_engine(model)
+    def _voice_index(self, engine: TTSEngine) -> dict[str, VoiceInfo]:
         index = self._voices.get(engine.info.model)
         if index is None:
             index = {v.id: v for v in engine.voices()}
@@ -104,8 +106,11 @@ class Catalogue:
 
     def resolve_voice(self, model: str, voice: str | None) -> VoiceInfo:
         """A voice id, configured alias or OpenAI voice name -> the model's voice."""
-        engine = self.tts_engine(model)
-        index = self._voice_index(model)
+        return self.voice(self.tts_engine(model), voice)
+
+    def voice(self, engine: TTSEngine, voice: str | None) -> VoiceInfo:
+        """A voice id, configured alias or OpenAI voice name -> the engine's voice."""
+        index = self._voice_index(engine)
         name = voice or engine.default_voice
         if name not in index:
             if name in self.settings.voice_aliases:
@@ -122,3 +127,9 @@ class Catalogue:
                 param="voice",
             )
         return found
+
+
+def _text_to_speech(engine: Engine, model: str) -> TTSEngine:
+    if engine.info.kind != "tts" or not isinstance(engine, TTSEngine):
+        raise InvalidRequest(f"model {model!r} is not a text-to-speech model", param="model")
+    return engine

@@ -10,6 +10,7 @@ reference. Forgetting a reference drops all of that, and every engine's conditio
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
@@ -22,7 +23,7 @@ import numpy as np
 from polyvox import codecs, decoding
 from polyvox.catalogue import Catalogue
 from polyvox.checks import speaks
-from polyvox.engines.base import ForgetsReferences
+from polyvox.engines.base import ForgetsReferences, TTSEngine
 from polyvox.engines.conditioning import default_directory, forget_on_disk, home_directory
 from polyvox.engines.pool import ModelPool
 from polyvox.errors import InvalidRequest, PolyvoxError, ReferenceNotFound, VoiceNotFound
@@ -37,6 +38,7 @@ from polyvox.types import (
     ReferenceAudio,
     SpeechParams,
     TranscriptionParams,
+    VoiceInfo,
 )
 from polyvox.voices.library import VoiceLibrary
 from polyvox.voices.records import VOICE_ID, LibraryVoice
@@ -84,22 +86,29 @@ class Cloning:
         self._transcribe = transcribe
 
     # -- library voices ----------------------------------------------------------------
-    async def library_voice(
-        self, info: EngineInfo, params: SpeechParams, caller: Caller
-    ) -> tuple[SpeechParams, LibraryVoice | None]:
-        """The request with its library voice applied, and the voice (None: not one)."""
+    async def voice(
+        self, engine: TTSEngine, params: SpeechParams, caller: Caller
+    ) -> tuple[SpeechParams, VoiceInfo, LibraryVoice | None]:
+        """The voice a request names, resolved once: the engine's own voice of that name
+        (it wins), else a library voice ``caller`` may use, applied to the request (it
+        speaks through the engine's default voice, cloned from the library's audio)."""
         name = params.voice
-        if not name:
-            return params, None
-        if not VOICE_ID.fullmatch(name):
-            try:
-                self.catalogue.resolve_voice(info.model, name)
-                return params, None  # an engine voice of that name wins
-            except VoiceNotFound:
-                pass
-        found = await run_blocking(partial(self.library.find, caller, name, fresh=False))
+        if name and not VOICE_ID.fullmatch(name):  # a library voice id is no engine voice
+            with contextlib.suppress(VoiceNotFound):
+                return params, self.catalogue.voice(engine, name), None
+        found = None
+        if name:
+            found = await run_blocking(partial(self.library.find, caller, name, fresh=False))
         if found is None:
-            return params, None
+            return params, self.catalogue.voice(engine, name), None  # the default, or a 404
+        params = self._library_voice(engine.info, params, found)
+        return params, self.catalogue.voice(engine, None), found
+
+    def _library_voice(
+        self, info: EngineInfo, params: SpeechParams, found: LibraryVoice
+    ) -> SpeechParams:
+        """The request with a library voice applied (its audio as the reference)."""
+        name = params.voice
         if not info.voice_cloning:
             raise InvalidRequest(
                 f"{name!r} is a library voice and model {info.model!r} does not clone voices; "
@@ -122,7 +131,7 @@ class Cloning:
             reference_text=text,
             params={**found.defaults_for(info.engine, info.model), **params.params},
             reference_audio=ReferenceAudio(f"{HASH_PREFIX}{found.digest}", param="voice"),
-        ), found
+        )
 
     # -- reference audio -----------------------------------------------------------------
     async def reference(

@@ -89,6 +89,15 @@ class SpeechJob:
         """Characters of input text spoken so far (all of them once the audio has ended)."""
         return self.pieces.characters
 
+    def usage(self) -> dict[str, int | float]:
+        """The usage record every transport ends a stream with (OpenAI's field names)."""
+        return {
+            "input_tokens": self.characters,
+            "output_tokens": 0,
+            "total_tokens": self.characters,
+            "audio_seconds": round(self.audio_seconds, 3),
+        }
+
     def _limit(self) -> int:
         """Characters the next engine call may take (see polyvox.pieces)."""
         if self._splits_text:

@@ -121,6 +121,11 @@ class Metrics:
             "polyvox_models_loaded", "1 while a model is in memory.", ["model"], registry=r
         )
 
+    def observe_request(self, route: str, model: str, status: int, seconds: float) -> None:
+        """One finished request of any transport (HTTP, WebSocket, Wyoming)."""
+        self.requests.labels(route, model, str(status)).inc()
+        self.request_seconds.labels(route, model).observe(seconds)
+
     def observe_rtf(self, model: str, rtf: float) -> None:
         """One engine call's real-time factor: into the histogram and the recent window."""
         self.real_time_factor.labels(model).observe(rtf)

@@ -56,7 +56,7 @@ class Schedulers:
                 policy=s.scheduling,
                 on_wait=wait_seconds.observe,
                 on_close=lambda: self._job_closed(model),
-                widen=info.kind == "tts" and info.device != "remote",
+                widen=info.kind == "tts" and info.placement == "in-process",
                 client_share=s.limits.client_share,
             )
             self.metrics.queue_depth.labels(model).set_function(lambda: scheduler.waiting)

@@ -16,19 +16,20 @@ from types import TracebackType
 
 import numpy as np
 
-from polyvox import codecs, decoding, tasks, text, threads
+from polyvox import decoding, tasks, text, threads
 from polyvox.allocator import MemoryTrimmer, limit_arenas
 from polyvox.catalogue import Catalogue
-from polyvox.checks import apply_seed_defaults, check_params, check_speech, check_transcription
+from polyvox.checks import check_params, check_transcription
 from polyvox.cloning import Cloning
 from polyvox.engines.base import CountsEvents
 from polyvox.engines.pool import ModelPool
-from polyvox.engines.registry import create_engine
 from polyvox.errors import InvalidRequest, PolyvoxError
-from polyvox.jobs import Output, SpeechJob
+from polyvox.jobs import SpeechJob
 from polyvox.metrics import Metrics
 from polyvox.models import check_models, model_spec
 from polyvox.pieces import Pieces
+from polyvox.placement import create_engine
+from polyvox.resolution import resolve_speech
 from polyvox.scheduler import Scheduler
 from polyvox.schedulers import Schedulers
 from polyvox.settings import Settings
@@ -41,7 +42,6 @@ from polyvox.types import (
     Caller,
     EngineInfo,
     SpeechParams,
-    SpeechRequest,
     TranscriptionParams,
     TranscriptionRequest,
 )
@@ -150,7 +150,7 @@ class SpeechService:
         is spoken as soon as it is complete. Same checks as ``prepare``."""
         pieces = Pieces()
         job = await self._job(params, pieces, caller)
-        pieces.follow(deltas, self.splitter())
+        pieces.follow(text.limited(deltas, self.settings.max_input_chars), self.splitter())
         return job
 
     def splitter(self) -> text.Splitter:
@@ -159,39 +159,21 @@ class SpeechService:
         return text.Splitter(max_chars=s.chunk_max_chars, first_max_words=s.first_chunk_max_words)
 
     async def _job(self, params: SpeechParams, pieces: Pieces, caller: Caller) -> SpeechJob:
-        await self.catalogue.describe(params.model)  # a remote model: its voices, once
-        info = self.catalogue.tts_engine(params.model).info
-        params, own = await self.cloning.library_voice(info, params, caller)
-        voice = self.catalogue.resolve_voice(params.model, params.voice)
-        params = apply_seed_defaults(info, params)
-        check_speech(info, params)
-        out_rate = codecs.output_rate(params.response_format, voice.sample_rate, params.sample_rate)
-        reference = await self.cloning.reference(params, own, caller)
-        transcript, headers = await self.cloning.transcript(info, params, reference, own)
+        found = await resolve_speech(self.catalogue, self.cloning, params, caller)
+        info = found.info
         await self.pool.load(info.model)
-        request = SpeechRequest(
-            text="",
-            voice=voice.id,
-            speed=params.speed,
-            instructions=params.instructions,
-            params=dict(params.params),
-            language=params.language,
-            reference_audio=reference,
-            reference_text=transcript,
-            voice_attributes=dict(params.voice_attributes),
-        )
         return SpeechJob(
             model=info.model,
             pool=self.pool,
-            request=request,
+            request=found.request(),
             pieces=pieces,
-            output=Output(params.response_format, voice.sample_rate, out_rate),
+            output=found.output,
             scheduler=self.scheduler(info.model),
             metrics=self.metrics,
             timeout=self.settings.request_timeout,
             grow_chars=self._grow_chars(info),
             splits_text=info.splits_text,
-            headers=headers,
+            headers=dict(found.headers),
         )
 
     def _engine_events(self) -> list[tuple[str, Mapping[str, int]]]:
@@ -203,7 +185,7 @@ class SpeechService:
         """Characters one engine call may take at most: a remote server gets the whole
         text at once (it splits and schedules itself), a local engine a few sentences (no more
         than the engine asks for)."""
-        if info.device == "remote":
+        if info.placement != "in-process":
             return self.settings.max_input_chars
         return min(self.settings.chunk_grow_chars, info.max_call_chars or 1 << 30)
 

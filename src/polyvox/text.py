@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from dataclasses import dataclass
+
+from polyvox.errors import InvalidRequest
 
 _SENTENCE_END = re.compile(r"(?<=[.!?…。！？])[\"'”’)\]]*\s+|\n")
 _ABBREVIATION = re.compile(
@@ -192,3 +194,20 @@ def split(text: str, *, max_chars: int = 300, first_max_words: int = 8) -> list[
     """Speakable chunks of a whole text: a first phrase, then sentences."""
     splitter = Splitter(max_chars=max_chars, first_max_words=first_max_words)
     return [*splitter.feed(text), *splitter.flush()]
+
+
+async def limited(deltas: AsyncIterator[str], limit: int) -> AsyncGenerator[str, None]:
+    """Streamed text, refused (a 422 naming ``text``) once it passes ``limit`` characters
+    in all, whichever transport it came by; closing this closes ``deltas``."""
+    total = 0
+    try:
+        async for delta in deltas:
+            total += len(delta)
+            if total > limit:
+                message = f"the text is over the limit of {limit} characters"
+                raise InvalidRequest(message, param="text")
+            yield delta
+    finally:
+        aclose = getattr(deltas, "aclose", None)
+        if aclose is not None:
+            await aclose()

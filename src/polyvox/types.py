@@ -15,6 +15,9 @@ EngineKind = str
 """What a model does: ``tts``, ``stt``, or a task of ``polyvox.tasks`` (``image``, ...)."""
 Task = Literal["transcribe", "translate"]
 Device = Literal["cpu", "cuda", "remote"]
+"""Where a model's weights are: ``remote`` when another server does not say."""
+Placement = Literal["in-process", "environment", "remote"]
+"""Where a model runs: in this process, in an engine environment's worker, on a server."""
 STT_SAMPLE_RATE = 16000
 """Sample rate of the audio every STT engine receives."""
 SPEED_RANGE = (0.25, 4.0)
@@ -67,7 +70,11 @@ class EngineInfo:
     """The longest text one engine call should get (a model that degrades on long inputs,
     as Chatterbox does); None: the server's ``chunk_grow_chars``."""
     device: Device = "cpu"
-    """Where it runs: ``cpu``, ``cuda`` or ``remote`` (another server)."""
+    """The device its weights are on, wherever it runs (a worker's or a polyvox server's
+    own; ``remote`` for another server that does not say)."""
+    placement: Placement = "in-process"
+    """Where it runs: in this process, an environment's worker, or another server, which
+    gets the whole text at once and splits and schedules it itself."""
     reference_text: bool = False
     """Cloning reads what the reference audio says (Qwen3-TTS Base): a request without
     ``reference_text`` gets the reference transcribed by the server's speech-to-text model."""

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from polyvox.engines import blends
-from polyvox.engines.kokoro import kokoro_language
+from polyvox.engines.kokoro.engine import kokoro_language
 from polyvox.errors import EngineUnavailable, InvalidRequest, VoiceNotFound
 from polyvox.models import ConfigError
 from polyvox.service import SpeechService

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from polyvox.engines.xtts_model import TINY_VERSION
 from polyvox.settings import ModelConfig, Settings
+from polyvox.testing.xtts import TINY_VERSION
 from tests.conftest import LiveServer
 from tests.integration.test_environments import ENV_DIR, polyvox, serve_with_environments
 from tests.samples import sine_wav
@@ -29,7 +29,7 @@ def xtts_checkpoint() -> Path:
         return XTTS_TINY_DIR
     python = ENV_DIR / "xtts" / "bin" / "python"
     written = subprocess.run(
-        [str(python), "-m", "polyvox.engines.xtts_model", str(XTTS_TINY_DIR)],
+        [str(python), "-m", "polyvox.testing", "xtts", str(XTTS_TINY_DIR)],
         capture_output=True, text=True, timeout=900,
     )  # fmt: skip
     assert written.returncode == 0, written.stderr[-3000:]

@@ -1,5 +1,5 @@
 """Chatterbox for real, on tiny random checkpoints: ``polyvox engines install chatterbox``
-builds the environment, ``python -m polyvox.engines.chatterbox_model`` writes the
+builds the environment, ``python -m polyvox.testing chatterbox`` writes the
 checkpoints through the library's own classes, and the models run in supervised workers
 (the real loader, T3 sampling, S3Gen windows, Perth watermark). The seed's job shape goes
 through polyvox's RunPod worker under the SDK's local API, its models reached over HTTP."""
@@ -19,8 +19,8 @@ import httpx
 import numpy as np
 import pytest
 
-from polyvox.engines.chatterbox_model import TINY_VERSION
 from polyvox.settings import ModelConfig, Settings
+from polyvox.testing.chatterbox import TINY_VERSION
 from tests.conftest import LiveServer
 from tests.integration.test_environments import ENV_DIR, polyvox, serve_with_environments
 from tests.worker.test_runpod_api import post, start_worker
@@ -38,7 +38,7 @@ def tiny(env: Path, name: str, multilingual: bool) -> Path:
     marker = directory / "polyvox-tiny.json"
     if marker.is_file() and json.loads(marker.read_text()).get("version") == TINY_VERSION:
         return directory
-    command = [str(env / "bin/python"), "-m", "polyvox.engines.chatterbox_model", str(directory)]
+    command = [str(env / "bin/python"), "-m", "polyvox.testing", "chatterbox", str(directory)]
     built = subprocess.run(
         command + (["--multilingual"] if multilingual else []),
         capture_output=True, text=True, timeout=900,
@@ -170,8 +170,8 @@ def test_audio_streams_inside_the_sentence_and_a_seed_reproduces_it(gateway: Liv
 FLOW_CHECK = """
 import sys, torch
 from pathlib import Path
-from polyvox.engines.chatterbox_model import load
-from polyvox.engines.chatterbox_stream import flow_mels
+from polyvox.engines.chatterbox.model import load
+from polyvox.engines.chatterbox.stream import flow_mels
 
 tts = load(Path(sys.argv[1]), False, "cpu")
 s3gen, ref = tts.s3gen, tts.conds.gen
@@ -191,9 +191,9 @@ print("ok")
 SEED_CHECK = """
 import sys
 from pathlib import Path
-from polyvox.engines import chatterbox
-from polyvox.engines.chatterbox import ChatterboxEngine
-from polyvox.engines.chatterbox_options import ChatterboxOptions
+from polyvox.engines.chatterbox import engine as chatterbox
+from polyvox.engines.chatterbox.engine import ChatterboxEngine
+from polyvox.engines.chatterbox.options import ChatterboxOptions
 from polyvox.models import ModelSpec
 from polyvox.types import SpeechRequest
 

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from polyvox import environments
-from polyvox.families import FAMILIES
+from polyvox.engines.families import FAMILIES
+from polyvox.placement import environments
 from tests.integration.test_chatterbox import tiny
 from tests.integration.test_environments import ENV_DIR, polyvox
 from tests.unit.test_containers import DOCKERFILES, instructions
@@ -66,7 +66,7 @@ def xtts_models(family_env: Path) -> dict[str, str]:
 
     python = family_env / "bin" / "python"
     if not (XTTS_TINY_DIR / "polyvox-tiny.json").is_file():
-        command = [str(python), "-m", "polyvox.engines.xtts_model", str(XTTS_TINY_DIR)]
+        command = [str(python), "-m", "polyvox.testing", "xtts", str(XTTS_TINY_DIR)]
         written = subprocess.run(command, capture_output=True, text=True, timeout=900)
         assert written.returncode == 0, written.stderr[-3000:]
     models = {"xtts": {"engine": "xtts", "checkpoint": str(XTTS_TINY_DIR)}}

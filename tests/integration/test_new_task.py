@@ -87,6 +87,8 @@ def test_every_placement_lists_and_describes_the_task(gateway: LiveServer) -> No
         assert caps["sizes"] == ["16x16", "32x32"], card
         assert caps["max_n"] == 4
         assert "voice_cloning" not in caps  # speech's record is speech's alone
+        assert caps["placement"] == PLACED[model]
+        assert caps["device"] == "cpu"  # where the weights are, wherever it runs
 
 
 def test_every_placement_paints_the_same_pictures(gateway: LiveServer) -> None:
@@ -113,6 +115,7 @@ def test_status_shows_where_each_runs(gateway: LiveServer) -> None:
         assert found[model]["kind"] == "picture"
         assert found[model]["placement"] == placement
         assert found[model]["in_flight"] == 0
+        assert found[model]["device"] == "cpu"
     assert found["picture-env"]["loaded"]
     worker = gateway.state.service.pool.engine("picture-env")  # a process of its own
     assert worker.process.returncode is None

@@ -1,5 +1,5 @@
 """Qwen3-TTS for real, on tiny random checkpoints: ``polyvox engines install qwen-tts``
-builds the environment, ``polyvox.engines.qwen3_model`` writes one checkpoint of each type
+builds the environment, ``polyvox.testing.qwen3`` writes one checkpoint of each type
 through the library's own classes, and each model runs in a supervised worker (the
 library's loader, prompt building and ``generate``; polyvox's frame-by-frame decoding).
 The Qwen-TTS service's routes answer its own example bodies with Qwen3 audio."""
@@ -24,7 +24,7 @@ import httpx
 import numpy as np
 import pytest
 
-from polyvox.engines.qwen3_model import FRAME_SAMPLES, TINY_VERSION, TYPES
+from polyvox.engines.qwen3.model import FRAME_SAMPLES, TYPES
 from polyvox.settings import (
     CompatSettings,
     ModelConfig,
@@ -32,6 +32,7 @@ from polyvox.settings import (
     Settings,
     VoiceLibrarySettings,
 )
+from polyvox.testing.qwen3 import TINY_VERSION
 from tests.api.test_compat_routes import QWEN_FULL_SEED as FULL
 from tests.api.test_compat_routes import QWEN_STREAM_SEED as STREAM
 from tests.api.test_speech_errors import check_error
@@ -48,11 +49,13 @@ LIBRARY = """
 import sys
 from pathlib import Path
 import numpy as np, torch
-from polyvox.engines import qwen3_model, qwen3_stream
+from polyvox.engines.qwen3 import model as qwen3_model
+from polyvox.testing import qwen3 as qwen3_tiny
+from polyvox.engines.qwen3 import stream as qwen3_stream
 base = Path(sys.argv[1])
 for kind in sys.argv[2:]:  # stale or missing checkpoints
-    qwen3_model.write_tiny(base / f"qwen3-{kind}", kind)
-from polyvox.engines.tiny import synthetic_voice
+    qwen3_tiny.write_tiny(base / f"qwen3-{kind}", kind)
+from polyvox.testing.tiny import synthetic_voice
 
 
 def compare(library, call):

@@ -16,7 +16,7 @@ import httpx
 import numpy as np
 import pytest
 
-from polyvox.engines.qwen3_model import FRAME_SAMPLES
+from polyvox.engines.qwen3.model import FRAME_SAMPLES
 from tests.integration.test_environments import ENV_DIR
 from tests.integration.test_qwen3 import FRAMES, TINY_DIR, Library
 from tests.integration.test_qwen3 import library as library  # builds env and checkpoints

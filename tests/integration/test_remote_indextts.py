@@ -122,7 +122,8 @@ def test_v2_audio_arrives_at_22050(gateway: LiveServer) -> None:
     assert b > a > 0
     card = httpx.get(f"{gateway.url}/v1/models/itts").json()
     assert card["capabilities"]["sample_rate"] == 22050
-    assert card["capabilities"]["device"] == "remote"
+    assert card["capabilities"]["device"] == "remote"  # that server does not say
+    assert card["capabilities"]["placement"] == "remote"
     assert set(card["capabilities"]["params"]) >= {"emo_control_method", "emo_text"}
 
 

@@ -129,7 +129,8 @@ def test_voices_are_configured_or_discovered(gateway: LiveServer, worker: str) -
     assert voice_ids(gateway, "kokoro")[:2] == ["af_bella", "am_adam"]  # {"voices": [...]}
     assert voice_ids(gateway, "bare") == list(OPENAI_VOICES)  # no /v1/audio/voices at all
     card = httpx.get(f"{gateway.url}/v1/models/pcm").json()
-    assert card["capabilities"]["device"] == "remote"
+    assert card["capabilities"]["device"] == "remote"  # that server does not say
+    assert card["capabilities"]["placement"] == "remote"
     assert card["capabilities"]["engine"] == "openai"
     assert card["capabilities"]["sample_rate"] == 24000
 

@@ -74,7 +74,8 @@ def test_the_remote_model_is_listed_with_its_capabilities_and_voices(
     assert {v["model"] for v in voices} == {"far"}
     card = httpx.get(f"{gateway.url}/v1/models/far").json()
     remote = httpx.get(f"{worker}/v1/models/piper").json()
-    assert card["capabilities"]["device"] == "remote"
+    assert card["capabilities"]["placement"] == "remote"
+    assert card["capabilities"]["device"] == remote["capabilities"]["device"] == "cpu"  # its own
     assert card["capabilities"]["engine"] == "piper"
     assert card["capabilities"]["params"] == remote["capabilities"]["params"]
     assert card["default_voice"] == remote["default_voice"]

@@ -1,5 +1,5 @@
 """XTTS-v2 for real, on a tiny random checkpoint: ``polyvox engines install xtts`` builds
-the environment, ``python -m polyvox.engines.xtts_model`` writes the checkpoint through
+the environment, ``python -m polyvox.testing xtts`` writes the checkpoint through
 the library's own classes, and the model runs in a supervised worker (the library's
 loader, its speaker latents, ``inference_stream``). The seed's job shape goes through
 polyvox's RunPod worker under the SDK's local API: the reference comes from ``gs://``
@@ -18,9 +18,9 @@ import httpx
 import numpy as np
 import pytest
 
-from polyvox.engines.xtts_model import TINY_SPEAKER
 from polyvox.settings import ModelConfig, Settings
 from polyvox.storage import ObjectStore
+from polyvox.testing.xtts import TINY_SPEAKER
 from tests.conftest import LiveServer
 from tests.integration.test_chatterbox import engine_events, samples, streamed_pieces
 from tests.integration.test_environments import serve_with_environments

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from polyvox.engines.chatterbox_stream import LOOKAHEAD_TOKENS, SAMPLES_PER_TOKEN, Windows
+from polyvox.engines.chatterbox.stream import LOOKAHEAD_TOKENS, SAMPLES_PER_TOKEN, Windows
 
 TOKEN = SAMPLES_PER_TOKEN
 

@@ -26,12 +26,12 @@ TABLES = {
     ("languages.py", "WHISPER_LANGUAGES"): "Whisper's ~100 language codes -> names",
     ("checks.py", "_PY_TYPES"): "parameter type name -> the Python types it accepts",
     ("api/routes/transcriptions.py", "_KNOWN_FIELDS"): "the form fields the route reads",
-    ("engines/kokoro_options.py", "LANGUAGES"): "Kokoro voice prefix -> language code",
-    ("engines/chatterbox_model.py", "LANGUAGES"): "Chatterbox's 23 language codes",
-    ("engines/xtts_model.py", "LANGUAGES"): "XTTS-v2's 17 language codes",
-    ("engines/xtts_model.py", "CHAR_LIMITS"): "XTTS-v2 language -> character limit",
-    ("engines/qwen3_voices.py", "LANGUAGES"): "language code -> Qwen3-TTS's name",
-    ("engines/qwen3_voices.py", "SPEAKERS"): "speaker -> gender, age, language, timbre",
+    ("engines/kokoro/options.py", "LANGUAGES"): "Kokoro voice prefix -> language code",
+    ("engines/chatterbox/model.py", "LANGUAGES"): "Chatterbox's 23 language codes",
+    ("engines/xtts/model.py", "LANGUAGES"): "XTTS-v2's 17 language codes",
+    ("engines/xtts/model.py", "CHAR_LIMITS"): "XTTS-v2 language -> character limit",
+    ("engines/qwen3/voices.py", "LANGUAGES"): "language code -> Qwen3-TTS's name",
+    ("engines/qwen3/voices.py", "SPEAKERS"): "speaker -> gender, age, language, timbre",
     ("engines/remote/indextts_emotions.py", "APPLIES"): "emo_* parameter -> its methods",
 }
 """(module relative to ``src/polyvox``, name) -> what the table holds."""

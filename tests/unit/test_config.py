@@ -10,7 +10,7 @@ import pytest
 
 from polyvox.config import load_settings
 from polyvox.engines import wire
-from polyvox.engines.piper import PiperOptions
+from polyvox.engines.core.piper import PiperOptions
 from polyvox.errors import (
     InvalidRequest,
     Overloaded,

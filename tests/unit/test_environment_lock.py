@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from polyvox import environments
+from polyvox.placement import environments
 
 
 def built(env_dir: Path, name: str, lock: str) -> Path:

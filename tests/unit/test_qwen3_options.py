@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from polyvox.engines import wire
-from polyvox.engines.qwen3_options import (
+from polyvox.engines.qwen3.options import (
     EMOTIONS,
     Qwen3Options,
     attributes,

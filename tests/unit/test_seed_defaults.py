@@ -10,11 +10,12 @@ import pytest
 
 from polyvox.api.routes.compat import QwenFullBody, QwenStreamBody
 from polyvox.checks import apply_seed_defaults, takes
-from polyvox.engines import qwen3_options, xtts_options
-from polyvox.engines.chatterbox_options import _params as chatterbox_params
-from polyvox.engines.piper import PARAMS as PIPER_PARAMS
-from polyvox.engines.qwen3_model import LANGUAGES as QWEN_LANGUAGES
-from polyvox.engines.xtts_model import LANGUAGES as XTTS_LANGUAGES
+from polyvox.engines.chatterbox.options import _params as chatterbox_params
+from polyvox.engines.core.piper import PARAMS as PIPER_PARAMS
+from polyvox.engines.qwen3 import options as qwen3_options
+from polyvox.engines.qwen3.voices import LANGUAGES as QWEN_LANGUAGES
+from polyvox.engines.xtts import options as xtts_options
+from polyvox.engines.xtts.model import LANGUAGES as XTTS_LANGUAGES
 from polyvox.settings import CompatSettings, WorkerSettings
 from polyvox.types import EngineInfo, ParamValue, SeedDefaults, SpeechParams
 

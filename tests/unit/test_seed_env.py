@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from polyvox.config import load_settings
-from polyvox.engines.qwen3_options import Qwen3Options
+from polyvox.engines.qwen3.options import Qwen3Options
 from polyvox.engines.remote.indextts import IndexTTSOptions
 from polyvox.models import ConfigError, model_spec
 from polyvox.settings import Settings

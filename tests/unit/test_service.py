@@ -67,3 +67,28 @@ async def test_unsupported_parameter_error_names_engine_and_parameter(
         await service.prepare(params(params={"exaggeration": 0.5}))
     assert "piper" in info.value.message
     assert "exaggeration" in info.value.message
+
+
+async def test_a_request_is_resolved_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The model name and the voice are each looked up once per request, whatever the
+    request carries (here an OpenAI model name and voice, with a seed shape's defaults)."""
+    from polyvox.catalogue import Catalogue
+    from polyvox.settings import Settings as SettingsClass
+
+    calls = {"model": 0, "voice": 0}
+    resolve_model, voice = SettingsClass.resolve_model, Catalogue.voice
+
+    def counted_model(self: SettingsClass, name: str) -> str | None:
+        calls["model"] += 1
+        return resolve_model(self, name)
+
+    def counted_voice(self: Catalogue, engine: Any, name: str | None) -> Any:
+        calls["voice"] += 1
+        return voice(self, engine, name)
+
+    monkeypatch.setattr(SettingsClass, "resolve_model", counted_model)
+    monkeypatch.setattr(Catalogue, "voice", counted_voice)
+    async with SpeechService(Settings(preload=[])) as fresh:
+        job = await fresh.prepare(params(model="tts-1", voice="alloy", speed=1.2))
+        assert job.model == "piper"
+        assert calls == {"model": 1, "voice": 1}

@@ -57,6 +57,7 @@ def test_a_task_models_card_round_trips() -> None:
         "engine": "picture",
         "max_concurrency": 2,
         "device": "cuda",
+        "placement": "in-process",
         "sizes": ["8x8"],
         "max_n": 2,
     }

@@ -9,8 +9,8 @@ import webvtt
 from polyvox import subtitles
 from polyvox.api.uploads import form_value
 from polyvox.checks import check_transcription as check_request
-from polyvox.engines import whisper
-from polyvox.engines.whisper import is_multilingual, temperatures
+from polyvox.engines.core import whisper
+from polyvox.engines.core.whisper import is_multilingual, temperatures
 from polyvox.errors import (
     EngineUnavailable,
     InvalidRequest,
@@ -121,7 +121,7 @@ def test_languages() -> None:
 
 
 def test_multilingual_detection() -> None:
-    from polyvox.engines.whisper import bundled_model
+    from polyvox.engines.core.whisper import bundled_model
 
     assert not is_multilingual(str(bundled_model()))
     assert not is_multilingual("tiny.en")

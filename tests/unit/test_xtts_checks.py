@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from polyvox.engines.xtts import XttsEngine
-from polyvox.engines.xtts_model import CHAR_LIMITS
-from polyvox.engines.xtts_options import XttsOptions, language_code
-from polyvox.engines.xtts_text import readable, sentences_of
+from polyvox.engines.xtts.engine import XttsEngine
+from polyvox.engines.xtts.model import CHAR_LIMITS
+from polyvox.engines.xtts.options import XttsOptions, language_code
+from polyvox.engines.xtts.text import readable, sentences_of
 from polyvox.errors import InvalidRequest
 from polyvox.models import ModelSpec
 from polyvox.types import SpeechRequest

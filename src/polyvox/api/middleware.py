@@ -172,5 +172,4 @@ class RequestMiddleware:
     def _observe(self, scope: Scope, status: int, seconds: float) -> None:
         route = getattr(scope.get("route"), "path", None) or "unmatched"
         model = str(scope.get("state", {}).get("model", ""))
-        self.metrics.requests.labels(route, model, str(status)).inc()
-        self.metrics.request_seconds.labels(route, model).observe(seconds)
+        self.metrics.observe_request(route, model, status, seconds)

@@ -7,8 +7,9 @@ from typing import Annotated
 
 import typer
 
-from polyvox import environment_checks, environments
+from polyvox.cli import doctor as environment_checks
 from polyvox.cli.options import ConfigFile, settings_or_exit
+from polyvox.placement import environments
 
 app = typer.Typer(
     help="Engine environments: one isolated Python environment per engine family.",

@@ -6,26 +6,28 @@ import importlib
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
 
+from polyvox.engines.families import FAMILIES
 from polyvox.errors import EngineUnavailable, ModelNotFound
 
 if TYPE_CHECKING:
     from polyvox.engines.base import Engine, EngineClass
     from polyvox.engines.spec import ModelSpec
 
+REMOTE: dict[str, str] = {
+    # a model served by another server (httpx is a core dependency): no family, no extra
+    "polyvox": "polyvox.engines.remote.polyvox:PolyvoxRemote",
+    "openai": "polyvox.engines.remote.openai:OpenAIRemote",
+    "indextts-vllm": "polyvox.engines.remote.indextts:IndexTTSRemote",
+    "runpod": "polyvox.engines.remote.runpod:RunPodRemote",
+}
 BUILTIN: dict[str, tuple[str, str]] = {
-    # name: ("module:Class", the extra that installs its libraries)
-    "piper": ("polyvox.engines.piper:PiperEngine", "piper"),
-    "whisper": ("polyvox.engines.whisper:WhisperEngine", "whisper"),
-    "kokoro": ("polyvox.engines.kokoro:KokoroEngine", "kokoro"),
-    # in its own environment: polyvox engines install chatterbox
-    "chatterbox": ("polyvox.engines.chatterbox:ChatterboxEngine", "chatterbox"),
-    "xtts": ("polyvox.engines.xtts:XttsEngine", "xtts"),  # polyvox engines install xtts
-    "qwen3": ("polyvox.engines.qwen3:Qwen3Engine", "qwen-tts"),  # ... install qwen-tts
-    # remote kinds: a model served by another server (httpx is a core dependency)
-    "polyvox": ("polyvox.engines.remote.polyvox:PolyvoxRemote", ""),
-    "openai": ("polyvox.engines.remote.openai:OpenAIRemote", ""),
-    "indextts-vllm": ("polyvox.engines.remote.indextts:IndexTTSRemote", ""),
-    "runpod": ("polyvox.engines.remote.runpod:RunPodRemote", ""),
+    # name: ("module:Class", the extra that installs its libraries), from the families
+    **{
+        name: (target, found.extra_of(name))
+        for found in FAMILIES.values()
+        for name, target in found.engines.items()
+    },
+    **{name: (target, "") for name, target in REMOTE.items()},
 }
 ENTRY_POINT_GROUP = "polyvox.engines"
 
@@ -69,15 +71,11 @@ def load_class(name: str) -> type[EngineClass]:
 
 
 def create_engine(spec: ModelSpec) -> Engine:
-    """Construct (but do not load) the engine of one model; blocking ones run in threads."""
+    """Construct (but do not load) the engine of one model in this process; blocking ones
+    run in threads. Where a model runs is ``polyvox.placement``'s to decide."""
     from polyvox.engines.threaded import ThreadedSTT, ThreadedTask, ThreadedTTS
 
     cls = load_class(spec.engine)
-    if spec.environment is not None:
-        from polyvox.engines.supervised import SupervisedEngine
-
-        # known before the worker runs: the voice library prepares references for it
-        return SupervisedEngine(spec, cls.kind, cls.clones(spec.options))
     built: Any = cls(spec)
     if not cls.blocking:
         engine: Engine = built

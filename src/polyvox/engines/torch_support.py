@@ -1,18 +1,77 @@
-"""What torch engines share: the device a model's ``device`` option resolves to, and
-streaming steps under ``torch.inference_mode``."""
+"""What torch engines share: their class (``TorchEngine``: load once under a lock, unload
+with what they keep), the device a model's ``device`` option resolves to, the checkpoint's
+directory, and streaming steps under ``torch.inference_mode``."""
 
 from __future__ import annotations
 
 import importlib.util
 import os
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from polyvox.cpu import CORES
+from polyvox.engines.base import EngineClass
+from polyvox.engines.spec import ModelSpec
 from polyvox.errors import EngineUnavailable
 
 T = TypeVar("T")
+
+
+class TorchOptions(BaseModel):
+    """The options every torch family's model has (config file ``[models.ID]`` keys)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    """``auto``: CUDA when torch sees a device, else the CPU."""
+    threads: Annotated[int, Field(ge=0, le=256)] = 0
+    """torch CPU threads; 0: one per core."""
+    conditioning_dir: Path | None = None
+    """Where what the model builds from reference audio is kept (speaker latents,
+    conditionals, clone prompts); None: ``POLYVOX_CONDITIONING_DIR`` or
+    ``~/.cache/polyvox/conditioning``, then the model id."""
+
+
+class TorchEngine(EngineClass):
+    """A torch family's speech engine: blocking (it runs behind threads) and cloning; its
+    checkpoint opens once, under a lock, on first load (``_open``), and unloading drops
+    it with what the engine keeps in memory beside it (``_forget_memory``)."""
+
+    blocking = True
+    kind = "tts"
+
+    def __init__(self, spec: ModelSpec) -> None:
+        self._model = spec.id
+        self._tts: Any = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def clones(cls, options: BaseModel) -> bool:
+        """Whether a model with these options clones voices (known before it loads)."""
+        return True
+
+    def load(self) -> None:
+        """Open the checkpoint (once; concurrent loads wait for the first)."""
+        with self._lock:
+            if self._tts is None:
+                self._tts = self._open()
+
+    def unload(self) -> None:
+        """Drop the model and what the engine keeps in memory beside it."""
+        with self._lock:
+            self._tts = None
+            self._forget_memory()
+
+    def _open(self) -> Any:
+        """The loaded model (the library's object)."""
+        raise NotImplementedError
+
+    def _forget_memory(self) -> None:
+        """Drop in-memory state kept beside the model (conditioning caches)."""
 
 
 def torch_device(choice: str) -> Literal["cpu", "cuda"]:

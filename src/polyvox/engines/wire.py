@@ -8,7 +8,7 @@ from typing import Any
 from polyvox.tasks import SPEECH
 from polyvox.types import SPEED_RANGE, EngineInfo, ParamSpec
 
-COMMON = ("engine", "max_concurrency", "device")
+COMMON = ("engine", "max_concurrency", "device", "placement")
 """Capabilities every model's card has, whatever its task."""
 
 
@@ -16,7 +16,8 @@ def capabilities(info: EngineInfo) -> dict[str, Any]:
     """What a model can do, as JSON-ready data (the ``capabilities`` of a model card)."""
     if info.kind not in SPEECH:  # a task's own record, beside the common fields
         common = {"engine": info.engine, "max_concurrency": info.max_concurrency}
-        return {**common, "device": info.device, **info.capabilities}
+        where = {"device": info.device, "placement": info.placement}
+        return {**common, **where, **info.capabilities}
     return {
         "engine": info.engine,
         "streaming": info.streaming,
@@ -32,6 +33,7 @@ def capabilities(info: EngineInfo) -> dict[str, Any]:
         "max_concurrency": info.max_concurrency,
         "max_call_chars": info.max_call_chars,
         "device": info.device,
+        "placement": info.placement,
     }
 
 
@@ -89,6 +91,7 @@ def from_card(data: dict[str, Any]) -> EngineInfo:
             languages=tuple(data.get("languages", ())),
             max_concurrency=caps.get("max_concurrency"),
             device=caps.get("device", "cpu"),
+            placement=caps.get("placement", "in-process"),
             capabilities={k: v for k, v in caps.items() if k not in COMMON},
         )
     return EngineInfo(
@@ -110,4 +113,5 @@ def from_card(data: dict[str, Any]) -> EngineInfo:
         max_concurrency=caps.get("max_concurrency"),
         max_call_chars=caps.get("max_call_chars"),
         device=caps.get("device", "cpu"),
+        placement=caps.get("placement", "in-process"),
     )

@@ -36,7 +36,6 @@ from wyoming.tts import (
 from polyvox.errors import (
     EngineFailure,
     IdleTimeout,
-    InvalidRequest,
     PolyvoxError,
     RequestTooLarge,
 )
@@ -135,11 +134,10 @@ class PolyvoxHandler(Connection):
                 response_format="pcm",
                 sample_rate=describe.native_rate(self.service, model, name),
             )
-            limit = self.service.settings.max_input_chars
             if stream is None:
                 job = await self.service.prepare(params, describe.CALLER)
             else:
-                deltas = _deltas(stream, limit, self.service.settings.limits.stream_idle_timeout)
+                deltas = _deltas(stream, self.service.settings.limits.stream_idle_timeout)
                 job = await self.service.prepare_stream(params, deltas, describe.CALLER)
             model = job.model
             await self.write_event(AudioStart(rate=job.out_rate, width=2, channels=1).event())
@@ -217,19 +215,14 @@ class PolyvoxHandler(Connection):
         await self._error(RequestTooLarge(f"the audio is over {limit} bytes", param="audio"))
 
     def _observe(self, route: str, model: str, status: int, started: float) -> None:
-        metrics = self.service.metrics
-        metrics.requests.labels(route, model, str(status)).inc()
-        metrics.request_seconds.labels(route, model).observe(time.perf_counter() - started)
+        self.service.metrics.observe_request(route, model, status, time.perf_counter() - started)
 
 
-async def _deltas(queue: asyncio.Queue[str | None], limit: int, idle: float) -> AsyncIterator[str]:
-    """Streamed text until ``synthesize-stop``; more than ``limit`` characters is a 422, no
-    text for ``idle`` seconds a 408 (a stream that never stops holds its peer's place)."""
-    total = 0
+async def _deltas(queue: asyncio.Queue[str | None], idle: float) -> AsyncIterator[str]:
+    """Streamed text until ``synthesize-stop`` (the service refuses it past its input
+    limit); no text for ``idle`` seconds is a 408 (a stream that never stops holds its
+    peer's place)."""
     while (text := await _within(queue, idle)) is not None:
-        total += len(text)
-        if total > limit:
-            raise InvalidRequest(f"the text is over the limit of {limit} characters", param="text")
         yield text
 
 

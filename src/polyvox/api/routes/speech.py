@@ -47,13 +47,7 @@ async def _sse(job: SpeechJob, audio: AsyncIterator[bytes]) -> AsyncIterator[str
         log.exception("speech stream failed")
         yield sse_event({"type": "error", **EngineFailure("synthesis failed").to_dict()})
         return
-    usage = {
-        "input_tokens": job.characters,
-        "output_tokens": 0,
-        "total_tokens": job.characters,
-        "audio_seconds": round(job.audio_seconds, 3),
-    }
-    yield sse_event({"type": "speech.audio.done", "usage": usage})
+    yield sse_event({"type": "speech.audio.done", "usage": job.usage()})
 
 
 @router.post("/v1/audio/speech", responses=_AUDIO_RESPONSES, response_class=StreamingResponse)

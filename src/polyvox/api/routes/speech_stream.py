@@ -81,17 +81,13 @@ async def _next(ws: WebSocket, idle: float) -> dict[str, Any]:
         ) from None
 
 
-async def _deltas(ws: WebSocket, limit: int, idle: float) -> AsyncIterator[str]:
-    """Text deltas until ``end``; more than ``limit`` characters in all is a 422, a pause
-    of more than ``idle`` seconds a 408."""
-    total = 0
+async def _deltas(ws: WebSocket, idle: float) -> AsyncIterator[str]:
+    """Text deltas until ``end`` (the service refuses them past its input limit); a pause
+    of more than ``idle`` seconds is a 408."""
     while (data := await _next(ws, idle)).get("type") != "end":
         text = data.get("text")
         if data.get("type") != "text" or not isinstance(text, str):
             raise InvalidRequest('expected {"type": "text", "text": "..."} or {"type": "end"}')
-        total += len(text)
-        if total > limit:
-            raise InvalidRequest(f"the text is over the limit of {limit} characters", param="text")
         yield text
 
 
@@ -106,19 +102,12 @@ async def _send_error(ws: WebSocket, error: PolyvoxError) -> None:
 async def _speak(ws: WebSocket, job: SpeechJob) -> None:
     async for data in job.stream():
         await ws.send_bytes(data)
-    usage = {
-        "input_tokens": job.characters,
-        "output_tokens": 0,
-        "total_tokens": job.characters,
-        "audio_seconds": round(job.audio_seconds, 3),
-    }
-    await ws.send_json({"type": "speech.audio.done", "usage": usage})
+    await ws.send_json({"type": "speech.audio.done", "usage": job.usage()})
     await ws.close()
 
 
 def _observe(metrics: Metrics, model: str, status: int, started: float) -> None:
-    metrics.requests.labels(ROUTE, model, str(status)).inc()
-    metrics.request_seconds.labels(ROUTE, model).observe(time.perf_counter() - started)
+    metrics.observe_request(ROUTE, model, status, time.perf_counter() - started)
 
 
 @router.websocket(ROUTE)
@@ -131,7 +120,7 @@ async def speech_stream(ws: WebSocket) -> None:
     try:
         first = await asyncio.wait_for(_message(ws), settings.http.header_timeout)
         params = _config(first).to_params()
-        deltas = _deltas(ws, settings.max_input_chars, settings.limits.stream_idle_timeout)
+        deltas = _deltas(ws, settings.limits.stream_idle_timeout)
         job = await service.prepare_stream(params, deltas, get_caller(ws))
         model = job.model
         await _speak(ws, job)

@@ -34,18 +34,14 @@ def _slots(configured: int, info: EngineInfo) -> int:
 def _model(service: SpeechService, info: EngineInfo, loaded: bool) -> ModelStatus:
     spec = model_spec(service.settings, info.model)
     scheduler = service.find_scheduler(info.model)
-    if spec.environment:
-        placement, location = "environment", spec.environment
-    elif info.device == "remote":
-        placement, location = "remote", info.description
-    else:
-        placement, location = "in-process", None
+    location = {"environment": spec.environment, "remote": info.description}
+    placement = "environment" if spec.environment else info.placement
     return ModelStatus(
         id=info.model,
         kind=info.kind,
         engine=info.engine,
         placement=placement,
-        location=location,
+        location=location.get(placement),
         device=info.device,
         loaded=loaded,
         slots=scheduler.slots if scheduler else _slots(spec.slots, info),

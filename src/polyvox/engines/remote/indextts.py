@@ -91,6 +91,7 @@ class IndexTTSRemote(HttpEngine):
             engine="indextts-vllm",
             kind="tts",
             device="remote",
+            placement="remote",
             description=f"IndexTTS ({o.api} API) on the index-tts-vllm server at {o.shown_url}",
             languages=("zh", "en"),
             sample_rate=o.rate,

@@ -87,6 +87,7 @@ class OpenAIRemote(HttpEngine):
             engine="openai",
             kind="tts",
             device="remote",
+            placement="remote",
             description=f"{o.model} on the OpenAI-compatible server at {o.shown_url}",
             sample_rate=o.sample_rate,
             speed=o.speed,

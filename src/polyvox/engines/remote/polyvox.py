@@ -59,6 +59,7 @@ class PolyvoxRemote(HttpEngine):
             engine="polyvox",
             kind="tts",
             device="remote",
+            placement="remote",
             splits_text=True,
             description=f"{self.upstream_model} on the polyvox server at {spec.options.shown_url}",
         )
@@ -78,7 +79,7 @@ class PolyvoxRemote(HttpEngine):
         self.info = dataclasses.replace(
             info,
             model=self.info.model,
-            device="remote",
+            placement="remote",
             splits_text=True,
             max_concurrency=None,
             description=self.info.description,

@@ -84,6 +84,7 @@ class RunPodRemote(HttpEngine):
                 engine="runpod",
                 kind="tts",
                 device="remote",
+                placement="remote",
                 splits_text=True,
                 sample_rate=o.sample_rate,
                 description=f"RunPod endpoint {where}",

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from polyvox.engines.xtts_model import CHAR_LIMITS
+from polyvox.engines.xtts.model import CHAR_LIMITS
 from polyvox.errors import InvalidRequest
 from polyvox.text import split, split_long
 

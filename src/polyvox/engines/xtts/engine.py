@@ -12,19 +12,21 @@ torch's global one.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
-from pydantic import BaseModel
 
-from polyvox.engines.base import EngineClass
-from polyvox.engines.torch_support import checkpoint_directory, inference_steps, torch_device
-from polyvox.engines.xtts_model import LANGUAGES, SAMPLE_RATE, missing_files
-from polyvox.engines.xtts_options import XttsOptions, language_code, params
-from polyvox.engines.xtts_text import readable, sentences_of
-from polyvox.engines.xtts_voices import XttsVoices
+from polyvox.engines.torch_support import (
+    TorchEngine,
+    checkpoint_directory,
+    inference_steps,
+    torch_device,
+)
+from polyvox.engines.xtts.model import LANGUAGES, SAMPLE_RATE, missing_files
+from polyvox.engines.xtts.options import XttsOptions, language_code, params
+from polyvox.engines.xtts.text import readable, sentences_of
+from polyvox.engines.xtts.voices import XttsVoices
 from polyvox.errors import InvalidRequest
 from polyvox.types import AudioChunk, EngineInfo, ParamValue, SpeechRequest, VoiceInfo
 
@@ -34,23 +36,14 @@ if TYPE_CHECKING:
 SPEED_RANGE = (0.5, 2.0)
 
 
-class XttsEngine(EngineClass):
+class XttsEngine(TorchEngine):
     """One XTTS-v2 checkpoint; blocking (the registry runs it behind threads)."""
 
     Options = XttsOptions
-    blocking = True
-    kind = "tts"
-
-    @classmethod
-    def clones(cls, options: BaseModel) -> bool:
-        """Whether a model with these options clones voices (known before it loads)."""
-        return True
 
     def __init__(self, spec: ModelSpec) -> None:
         self._options = cast(XttsOptions, spec.options)
-        self._model = spec.id
-        self._tts: Any = None
-        self._lock = threading.Lock()
+        super().__init__(spec)
         device = torch_device(self._options.device)
         self._voices = XttsVoices(spec.id, self._options, device)
         self.info = EngineInfo(
@@ -88,13 +81,9 @@ class XttsEngine(EngineClass):
         return self._voices.listed()
 
     # -- lifecycle -----------------------------------------------------------------------
-    def load(self) -> None:
-        with self._lock:
-            if self._tts is None:
-                self._tts = self._open()
 
     def _open(self) -> Any:
-        from polyvox.engines import xtts_model
+        from polyvox.engines.xtts import model as xtts_model
 
         options = self._options
         directory = checkpoint_directory(
@@ -109,10 +98,8 @@ class XttsEngine(EngineClass):
         self._voices.read_studio(tts)
         return tts
 
-    def unload(self) -> None:
-        with self._lock:
-            self._tts = None
-            self._voices.cache.clear_memory()
+    def _forget_memory(self) -> None:
+        self._voices.cache.clear_memory()
 
     # -- synthesis -----------------------------------------------------------------------
     def synthesize(self, req: SpeechRequest) -> Iterator[AudioChunk]:

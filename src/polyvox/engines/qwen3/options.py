@@ -23,8 +23,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from polyvox.engines.qwen3_model import HUB_REPOS
-from polyvox.engines.qwen3_voices import LANGUAGES, SPEAKERS
+from polyvox.engines.qwen3.model import HUB_REPOS
+from polyvox.engines.qwen3.voices import LANGUAGES, SPEAKERS
+from polyvox.engines.torch_support import TorchOptions
 from polyvox.types import ParamSpec, ParamValue
 
 Variant = Literal["custom_voice", "voice_design", "base"]
@@ -54,10 +55,8 @@ class CloneVoice(BaseModel):
     """Transcript of the audio (needed unless the model is ``x_vector_only``)."""
 
 
-class Qwen3Options(BaseModel):
+class Qwen3Options(TorchOptions):
     """A Qwen3-TTS model's options (config file ``[models.ID]`` keys)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     variant: Variant = "custom_voice"
     """Which checkpoint: ``custom_voice`` (named speakers + instructions), ``voice_design``
@@ -66,7 +65,6 @@ class Qwen3Options(BaseModel):
     """A local checkpoint directory; None: downloaded from ``hub_repo`` on the first load."""
     hub_repo: str | None = None
     """None: the 1.7B checkpoint of ``variant`` (``Qwen/Qwen3-TTS-12Hz-1.7B-...``)."""
-    device: Literal["auto", "cpu", "cuda"] = "auto"
     flash_attention: bool = True
     """FlashAttention 2 on CUDA when ``flash_attn`` is installed (the seed's
     ``USE_FLASH_ATTENTION``); otherwise PyTorch attention."""
@@ -75,7 +73,7 @@ class Qwen3Options(BaseModel):
     default_voice: str | None = None
     """CustomVoice: the speaker when a request names none and gives no gender or age;
     None: ``ryan``. Base: one of ``voices``."""
-    voices: dict[str, CloneVoice] = {}
+    voices: dict[str, CloneVoice] = Field(default_factory=dict)
     """Base: voices cloned from reference files on this machine."""
     x_vector_only: bool = False
     """Base: clone from the speaker embedding alone (no transcript needed; lower quality)."""
@@ -92,11 +90,6 @@ class Qwen3Options(BaseModel):
     the checkpoint's generation config (requests up to 8192)."""
     conditioning_entries: Annotated[int, Field(ge=1, le=100_000)] = 64
     """Clone prompts kept in memory (all of them stay on disk)."""
-    conditioning_dir: Path | None = None
-    """Where clone prompts are kept; None: ``POLYVOX_CONDITIONING_DIR`` or
-    ``~/.cache/polyvox/conditioning``, then the model id."""
-    threads: Annotated[int, Field(ge=0, le=256)] = 0
-    """torch CPU threads; 0: one per core."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Qwen3Options:

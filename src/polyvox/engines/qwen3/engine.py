@@ -18,7 +18,6 @@ time per model: a request's seed is torch's global one.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -26,10 +25,9 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 from pydantic import BaseModel
 
-from polyvox.engines.base import EngineClass
-from polyvox.engines.qwen3_clone import ClonePrompts
-from polyvox.engines.qwen3_model import SAMPLE_RATE, missing_files
-from polyvox.engines.qwen3_options import (
+from polyvox.engines.qwen3.clone import ClonePrompts
+from polyvox.engines.qwen3.model import SAMPLE_RATE, missing_files
+from polyvox.engines.qwen3.options import (
     Qwen3Options,
     attributes,
     instruction,
@@ -37,8 +35,13 @@ from polyvox.engines.qwen3_options import (
     params,
     pick_speaker,
 )
-from polyvox.engines.qwen3_voices import LANGUAGES, SPEAKERS
-from polyvox.engines.torch_support import checkpoint_directory, inference_steps, torch_device
+from polyvox.engines.qwen3.voices import LANGUAGES, SPEAKERS
+from polyvox.engines.torch_support import (
+    TorchEngine,
+    checkpoint_directory,
+    inference_steps,
+    torch_device,
+)
 from polyvox.errors import EngineUnavailable, InvalidRequest
 from polyvox.types import AudioChunk, EngineInfo, ParamValue, SpeechRequest, VoiceInfo
 
@@ -53,12 +56,10 @@ DESCRIPTIONS = {
 }
 
 
-class Qwen3Engine(EngineClass):
+class Qwen3Engine(TorchEngine):
     """One Qwen3-TTS checkpoint; blocking (the registry runs it behind threads)."""
 
     Options = Qwen3Options
-    blocking = True
-    kind = "tts"
 
     @classmethod
     def clones(cls, options: BaseModel) -> bool:
@@ -67,9 +68,7 @@ class Qwen3Engine(EngineClass):
 
     def __init__(self, spec: ModelSpec) -> None:
         options = self._options = cast(Qwen3Options, spec.options)
-        self._model = spec.id
-        self._tts: Any = None
-        self._lock = threading.Lock()
+        super().__init__(spec)
         variant = options.variant
         defaults = _generation_defaults(options.checkpoint)
         self.info = EngineInfo(
@@ -138,13 +137,9 @@ class Qwen3Engine(EngineClass):
         return found or [voice("default", "en", "send reference audio to clone a voice")]
 
     # -- lifecycle -----------------------------------------------------------------------
-    def load(self) -> None:
-        with self._lock:
-            if self._tts is None:
-                self._tts = self._open()
 
     def _open(self) -> Any:
-        from polyvox.engines import qwen3_model
+        from polyvox.engines.qwen3 import model as qwen3_model
 
         options = self._options
         directory = checkpoint_directory(
@@ -164,10 +159,8 @@ class Qwen3Engine(EngineClass):
             )
         return tts
 
-    def unload(self) -> None:
-        with self._lock:
-            self._tts = None
-            self._prompts.clear_memory()
+    def _forget_memory(self) -> None:
+        self._prompts.clear_memory()
 
     # -- synthesis -----------------------------------------------------------------------
     def synthesize(self, req: SpeechRequest) -> Iterator[AudioChunk]:
@@ -208,7 +201,7 @@ class Qwen3Engine(EngineClass):
     ) -> Iterator[AudioChunk]:
         import torch
 
-        from polyvox.engines import qwen3_stream
+        from polyvox.engines.qwen3 import stream as qwen3_stream
 
         options = self._options
         with self._lock:  # per-call state: torch's global seed and the talker's caches

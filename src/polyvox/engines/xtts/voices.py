@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from polyvox.engines.conditioning import ConditioningCache, default_directory, file_digest
-from polyvox.engines.xtts_model import SAMPLE_RATE, SPEAKERS
-from polyvox.engines.xtts_options import XttsOptions
+from polyvox.engines.xtts.model import SAMPLE_RATE, SPEAKERS
+from polyvox.engines.xtts.options import XttsOptions
 from polyvox.errors import InvalidRequest
 from polyvox.types import SpeechRequest, VoiceInfo
 

@@ -1,5 +1,5 @@
 """``polyvox engines doctor``: load a family's models inside its environment and say where
-they run (the checks behind the command; building environments is polyvox.environments)."""
+they run (the checks behind the command; ``polyvox.placement.environments`` builds them)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from polyvox.environments import executable
-from polyvox.families import family
+from polyvox.engines.families import family
+from polyvox.placement.environments import executable
 
 if TYPE_CHECKING:
     from polyvox.settings import Settings

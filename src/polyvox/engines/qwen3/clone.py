@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 
 from polyvox.engines.conditioning import ConditioningCache, default_directory, file_digest
-from polyvox.engines.qwen3_model import SAMPLE_RATE
-from polyvox.engines.qwen3_options import Qwen3Options
+from polyvox.engines.qwen3.model import SAMPLE_RATE
+from polyvox.engines.qwen3.options import Qwen3Options
 from polyvox.errors import InvalidRequest
 from polyvox.types import SpeechRequest
 

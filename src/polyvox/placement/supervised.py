@@ -26,10 +26,10 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from polyvox import environments
 from polyvox.engines.remote.polyvox import PolyvoxOptions, PolyvoxRemote
 from polyvox.engines.spec import ModelSpec
 from polyvox.errors import EngineUnavailable, PolyvoxError
+from polyvox.placement import environments
 from polyvox.supervisor import SUPERVISOR_PID
 from polyvox.types import AudioChunk, SpeechRequest
 
@@ -74,6 +74,7 @@ class SupervisedEngine(PolyvoxRemote):
             kind=kind,
             voice_cloning=clones,
             description=f"{spec.id} in the {spec.environment!r} engine environment",
+            placement="environment",
         )
         self.process: asyncio.subprocess.Process | None = None
         self.restarts = 0
@@ -207,7 +208,9 @@ class SupervisedEngine(PolyvoxRemote):
             # the server admits no more to the model than its worker runs at once, so
             # requests wait (and take turns fairly) here, not in the worker's own queue
             runs = min(self._slots, self.remote_concurrency or self._slots)
-            self.info = dataclasses.replace(self.info, max_concurrency=runs)
+            self.info = dataclasses.replace(
+                self.info, max_concurrency=runs, placement="environment"
+            )
 
     async def unload(self) -> None:
         """Stop the worker: all of its memory goes back."""

@@ -11,25 +11,27 @@ seed of a request is torch's global one.
 from __future__ import annotations
 
 import math
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
-from pydantic import BaseModel
 
-from polyvox.engines.base import EngineClass
-from polyvox.engines.chatterbox_model import missing_files
-from polyvox.engines.chatterbox_options import (
+from polyvox.engines.chatterbox.model import missing_files
+from polyvox.engines.chatterbox.options import (
     CROSSFADE_TOKENS,
     ChatterboxOptions,
     _params,
     languages,
 )
-from polyvox.engines.chatterbox_stream import Sampling, Windows, s3gen_render, speech_tokens
+from polyvox.engines.chatterbox.stream import Sampling, Windows, s3gen_render, speech_tokens
 from polyvox.engines.conditioning import ConditioningCache, default_directory
-from polyvox.engines.torch_support import checkpoint_directory, inference_steps, torch_device
+from polyvox.engines.torch_support import (
+    TorchEngine,
+    checkpoint_directory,
+    inference_steps,
+    torch_device,
+)
 from polyvox.errors import InvalidRequest
 from polyvox.types import AudioChunk, EngineInfo, ParamValue, SpeechRequest, VoiceInfo
 
@@ -45,24 +47,15 @@ PROMPT_SECONDS = 6.0
 MIN_REFERENCE_SECONDS = 1.0
 
 
-class ChatterboxEngine(EngineClass):
+class ChatterboxEngine(TorchEngine):
     """One Chatterbox checkpoint; blocking (the registry runs it behind threads)."""
 
     Options = ChatterboxOptions
-    blocking = True
-    kind = "tts"
-
-    @classmethod
-    def clones(cls, options: BaseModel) -> bool:
-        """Whether a model with these options clones voices (known before it loads)."""
-        return True
 
     def __init__(self, spec: ModelSpec) -> None:
         self._options = cast(ChatterboxOptions, spec.options)
-        self._model = spec.id
+        super().__init__(spec)
         self._multilingual = self._options.variant == "multilingual"
-        self._tts: Any = None
-        self._lock = threading.Lock()
         self._cache: ConditioningCache[Any] = ConditioningCache(
             self._options.conditioning_dir or default_directory(spec.id),
             self._options.conditioning_entries,
@@ -111,13 +104,8 @@ class ChatterboxEngine(EngineClass):
             )
         ]
 
-    def load(self) -> None:
-        with self._lock:
-            if self._tts is None:
-                self._tts = self._open()
-
     def _open(self) -> Any:
-        from polyvox.engines import chatterbox_model
+        from polyvox.engines.chatterbox import model as chatterbox_model
 
         options, multilingual = self._options, self._multilingual
         directory = checkpoint_directory(
@@ -130,10 +118,8 @@ class ChatterboxEngine(EngineClass):
         )
         return chatterbox_model.load(directory, self._multilingual, self.info.device)
 
-    def unload(self) -> None:
-        with self._lock:
-            self._tts = None
-            self._cache.clear_memory()
+    def _forget_memory(self) -> None:
+        self._cache.clear_memory()
 
     def synthesize(self, req: SpeechRequest) -> Iterator[AudioChunk]:
         """Checks language and parameters now; speaks as the iterator is read."""

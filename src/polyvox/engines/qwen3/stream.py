@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from polyvox.engines.qwen3_model import FRAME_SAMPLES
+from polyvox.engines.qwen3.model import FRAME_SAMPLES
 
 CHUNK_FRAMES = 300
 """The most frames one decoder pass takes (the library's ``chunked_decode`` chunk): a long

@@ -4,7 +4,7 @@ Engine libraries pin clashing versions of torch, transformers and numpy, so a fa
 cannot share the server's environment gets one of its own, built from the pins kept here
 (uv when it is available, else venv + pip), with polyvox itself installed in it: a model
 placed in an environment is served by a polyvox process started from there
-(``polyvox.engines.supervised``).
+(``polyvox.placement.supervised``).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from polyvox.families import FAMILIES, EnvironmentMissing, Family, family
+from polyvox.engines.families import FAMILIES, EnvironmentMissing, Family, family
 
 __all__ = ["FAMILIES", "EnvironmentMissing", "Family", "family"]
 
@@ -66,7 +66,7 @@ def executable(name: str, env_dir: Path | None = None) -> Path:
 
 def _source() -> str | None:
     """This checkout's project directory, when polyvox runs from source (editable)."""
-    project = Path(__file__).resolve().parents[2]
+    project = Path(__file__).resolve().parents[3]
     return str(project) if (project / "pyproject.toml").is_file() else None
 
 

@@ -1,4 +1,4 @@
-"""Chatterbox checkpoints: loading (a local directory or the hub) and tiny random ones.
+"""Chatterbox checkpoints: loading (a local directory or the hub).
 
 Runs inside the ``chatterbox`` engine environment (torch, ``chatterbox-tts``). Loading does
 what ``ChatterboxTTS.from_local`` / ``ChatterboxMultilingualTTS.from_local`` do, with one
@@ -6,19 +6,14 @@ difference: the T3 backbone's depth and width are read from the checkpoint's wei
 instead of assumed (30 layers), so the tiny checkpoint of the tests loads through the very
 same code as the real 3 GB one.
 
-    python -m polyvox.engines.chatterbox_model DIR [--multilingual]
-
-writes a tiny randomly initialised checkpoint (a 2-layer T3; S3Gen and the voice encoder
-at their fixed sizes) in the layout the loader reads; ``--download`` fetches the real
-ones into the Hugging Face cache instead (what the GPU image does at build time).
+``python -m polyvox.engines.download chatterbox`` fetches the real ones into the Hugging
+Face cache (what the GPU image does at build time); ``polyvox.testing.chatterbox`` writes
+tiny random ones (a 2-layer T3; S3Gen and the voice encoder at their fixed sizes).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import logging
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,8 +42,6 @@ ENGLISH = Layout("ve.safetensors", "t3_cfg.safetensors", "s3gen.safetensors", "t
 MULTILINGUAL = Layout(
     "ve.pt", "t3_mtl23ls_v2.safetensors", "s3gen.pt", "grapheme_mtl_merged_expanded_v1.json"
 )
-TINY_VERSION = 1
-"""Written into a tiny checkpoint (``polyvox-tiny.json``): a newer writer rebuilds it."""
 _LAYER = re.compile(r"tfmr\.layers\.(\d+)\.")
 
 
@@ -150,18 +143,6 @@ def load(directory: Path, multilingual: bool, device: str) -> Any:
     return model_class(*models, tokenizer, device, conds=conds)
 
 
-def _tokenizer_json(multilingual: bool) -> str:
-    """A character-level tokenizer with the special tokens the library's tokenizers check."""
-    from polyvox.engines.tiny import LETTERS, char_tokenizer_json
-
-    specials = ["[STOP]", "[UNK]", "[SPACE]", "[PAD]", "[SEP]", "[CLS]", "[MASK]"]
-    languages = [f"[{code}]" for code in LANGUAGES] if multilingual else []
-    tokens = [*specials, *languages, *LETTERS[: 95 + 22]]
-    tokens += [f"[unused{i}]" for i in range(len(tokens), 255)]
-    # [START] is T3Config.start_text_token (255), [STOP] its stop token (0)
-    return char_tokenizer_json([*tokens, "[START]"], ["[SPACE]", *languages])
-
-
 LANGUAGES = (
     "ar", "da", "de", "el", "en", "es", "fi", "fr", "he", "hi", "it", "ja", "ko", "ms",
     "nl", "no", "pl", "pt", "ru", "sv", "sw", "tr", "zh",
@@ -169,72 +150,6 @@ LANGUAGES = (
 """``SUPPORTED_LANGUAGES`` of chatterbox-tts 0.1.7's ``mtl_tts`` (the multilingual model)."""
 
 
-def write_tiny(directory: Path, multilingual: bool = False, seed: int = 0) -> Path:
-    """A random checkpoint the loader reads: T3 with 2 layers, the rest at full size, and a
-    built-in voice computed from a synthetic reference. For tests: it speaks noise."""
-    import torch
-    from chatterbox.models.s3gen import S3Gen
-    from chatterbox.models.t3 import T3
-    from chatterbox.models.t3.llama_configs import LLAMA_520M_CONFIG_DICT, LLAMA_CONFIGS
-    from chatterbox.models.t3.modules.t3_config import T3Config
-    from chatterbox.models.voice_encoder import VoiceEncoder
-    from safetensors.torch import save_file
-
-    from polyvox.engines.tiny import synthetic_voice
-
-    torch.manual_seed(seed)
-    files = layout(multilingual)
-    directory.mkdir(parents=True, exist_ok=True)
-    LLAMA_CONFIGS["Llama_tiny"] = dict(
-        LLAMA_520M_CONFIG_DICT, num_hidden_layers=2, intermediate_size=256
-    )
-    hp = T3Config.multilingual() if multilingual else T3Config.english_only()
-    hp.llama_config_name = "Llama_tiny"
-    modules = {files.t3: T3(hp), files.s3gen: S3Gen(), files.ve: VoiceEncoder()}
-    for name, module in modules.items():
-        state = {k: v.contiguous() for k, v in module.state_dict().items()}
-        if module is modules[files.s3gen]:  # 264 M random weights: half the disk as float16
-            state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
-        if name.endswith(".safetensors"):
-            save_file(state, str(directory / name))
-        else:
-            torch.save(state, directory / name)
-    (directory / files.tokenizer).write_text(_tokenizer_json(multilingual), encoding="utf-8")
-    tts = load(directory, multilingual, "cpu")
-    reference = directory / "reference.wav"
-    import soundfile
-
-    soundfile.write(reference, synthetic_voice(24000), 24000)
-    tts.prepare_conditionals(str(reference))
-    tts.conds.save(directory / files.conds)
-    reference.unlink()
-    (directory / "polyvox-tiny.json").write_text(
-        json.dumps({"version": TINY_VERSION, "multilingual": multilingual, "seed": seed}) + "\n"
-    )
-    return directory
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Write a tiny random Chatterbox checkpoint.")
-    parser.add_argument("directory", type=Path, nargs="?")
-    parser.add_argument("--multilingual", action="store_true")
-    parser.add_argument(
-        "--download",
-        action="store_true",
-        help=f"instead: fetch both real checkpoints of {HUB_REPO} into the hub cache",
-    )
-    args = parser.parse_args(argv)
-    if args.download:
-        for multilingual in (False, True):
-            print(f"downloaded {download(HUB_REPO, multilingual)}")
-        return 0
-    if args.directory is None:
-        parser.error("a directory is needed (or --download)")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    write_tiny(args.directory, args.multilingual)
-    print(f"wrote {args.directory}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+def fetch(repo: str | None = None) -> list[Path]:
+    """Both real checkpoints (English and multilingual) of ``repo`` in the hub cache."""
+    return [download(repo or HUB_REPO, multilingual) for multilingual in (False, True)]

@@ -4,30 +4,28 @@ validates an XTTS model's configuration without the engine environment)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from polyvox.engines.xtts_model import HUB_REPO, LANGUAGES
+from polyvox.engines.torch_support import TorchOptions
+from polyvox.engines.xtts.model import HUB_REPO, LANGUAGES
 from polyvox.types import ParamSpec
 
 
-class XttsOptions(BaseModel):
+class XttsOptions(TorchOptions):
     """An XTTS-v2 model's options (config file ``[models.ID]`` keys)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     checkpoint: Path | None = None
     """A directory with config.json, model.pth, vocab.json (and speakers_xtts.pth for the
     studio voices); None: downloaded from ``hub_repo`` on the first load."""
     hub_repo: str = HUB_REPO
-    device: Literal["auto", "cpu", "cuda"] = "auto"
     default_language: str | None = "en"
     """Language when a request names none; None or "": every request must name one."""
     default_voice: str | None = None
     """The voice when a request names none: a studio voice or one of ``voices``; None: the
     first studio voice (the checkpoint's speakers_xtts.pth)."""
-    voices: dict[str, list[Path]] = {}
+    voices: dict[str, list[Path]] = Field(default_factory=dict)
     """Voices cloned from reference files on this machine, several files per voice allowed
     (XTTS averages their speaker embeddings and conditions on all of them)."""
     stream: bool = True
@@ -44,11 +42,6 @@ class XttsOptions(BaseModel):
     """Seconds of each reference file that are used."""
     conditioning_entries: Annotated[int, Field(ge=1, le=100_000)] = 64
     """Cloned voices' speaker latents kept in memory (all of them stay on disk)."""
-    conditioning_dir: Path | None = None
-    """Where speaker latents are kept; None: ``POLYVOX_CONDITIONING_DIR`` or
-    ``~/.cache/polyvox/conditioning``, then the model id."""
-    threads: Annotated[int, Field(ge=0, le=256)] = 0
-    """torch CPU threads; 0: one per core."""
 
     @model_validator(mode="after")
     def _known_language(self) -> XttsOptions:

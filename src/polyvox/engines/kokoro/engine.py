@@ -16,7 +16,7 @@ from polyvox.audio import silence
 from polyvox.cpu import CORES, threads_for
 from polyvox.engines import blends
 from polyvox.engines.base import EngineClass
-from polyvox.engines.kokoro_options import (
+from polyvox.engines.kokoro.options import (
     KOKORO_LANGUAGES,
     LANGUAGES,
     KokoroOptions,

@@ -6,20 +6,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from polyvox.engines.chatterbox_model import HUB_REPO, LANGUAGES
-from polyvox.engines.chatterbox_stream import LOOKAHEAD_TOKENS
+from polyvox.engines.chatterbox.model import HUB_REPO, LANGUAGES
+from polyvox.engines.chatterbox.stream import LOOKAHEAD_TOKENS
+from polyvox.engines.torch_support import TorchOptions
 from polyvox.types import ParamSpec
 
 CROSSFADE_TOKENS = 2
 """Tokens of audio at a window's end held back and crossfaded into the next window's."""
 
 
-class ChatterboxOptions(BaseModel):
+class ChatterboxOptions(TorchOptions):
     """A Chatterbox model's options (config file ``[models.ID]`` keys)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     variant: Literal["english", "multilingual"] = "english"
     """``english`` (ChatterboxTTS) or ``multilingual`` (23 languages)."""
@@ -29,7 +28,6 @@ class ChatterboxOptions(BaseModel):
     t3_mtl23ls_v2.safetensors, s3gen.pt, grapheme_mtl_merged_expanded_v1.json, conds.pt);
     None: downloaded from ``hub_repo`` on the first load."""
     hub_repo: str = HUB_REPO
-    device: Literal["auto", "cpu", "cuda"] = "auto"
     default_language: str = "en"
     """Language when a request names none (the multilingual model's ``language_id``)."""
     max_new_tokens: Annotated[int, Field(ge=1, le=4096)] = 1000
@@ -47,11 +45,6 @@ class ChatterboxOptions(BaseModel):
     """Longest text one call gets: Chatterbox degrades on long inputs."""
     conditioning_entries: Annotated[int, Field(ge=1, le=100_000)] = 32
     """Cloned voices' conditionals kept in memory (all of them stay on disk)."""
-    conditioning_dir: Path | None = None
-    """Where conditionals are kept; None: ``POLYVOX_CONDITIONING_DIR`` or
-    ``~/.cache/polyvox/conditioning``, then the model id."""
-    threads: Annotated[int, Field(ge=0, le=256)] = 0
-    """torch CPU threads; 0: one per core."""
 
     @model_validator(mode="after")
     def _known_language(self) -> ChatterboxOptions:

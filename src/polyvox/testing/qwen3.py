@@ -1,75 +1,24 @@
-"""Qwen3-TTS checkpoints: loading (a local directory or the hub) and tiny random ones.
-
-Runs inside the ``qwen-tts`` engine environment (torch, ``qwen-tts``). Loading is the
-library's own: ``Qwen3TTSModel.from_pretrained`` over a directory that holds the talker
-(``config.json``, ``model.safetensors``, the text tokenizer), ``generation_config.json``
-and the 12 Hz speech codec under ``speech_tokenizer/``. Sizes come from the configs, so
-the tiny checkpoints of the tests load through the very same code as the real ones.
-
-    python -m polyvox.engines.qwen3_model DIR [--type custom_voice|voice_design|base]
-
-writes a tiny randomly initialised checkpoint of that type (a 2-layer talker of width 64,
-a byte-level BPE tokenizer, a small codec with the real 1920-sample frames; CustomVoice
-gets the nine real speaker names); ``--download REPO`` fetches a real one into the Hugging
-Face cache instead (what the GPU image does at build time).
-"""
+"""Tiny random Qwen3-TTS checkpoints of each type, written through qwen-tts's own classes in
+the layout ``polyvox.engines.qwen3.model.load`` reads (run inside the ``qwen-tts``
+environment): ``python -m polyvox.testing qwen3 DIR [--type custom_voice|voice_design|base]``."""
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 from pathlib import Path
 from typing import Any
 
-from polyvox.engines.qwen3_voices import DIALECTS, LANGUAGES, SPEAKERS
+from polyvox.engines.qwen3.model import SAMPLE_RATE, TYPES, load
+from polyvox.engines.qwen3.voices import DIALECTS, LANGUAGES, SPEAKERS
 
-TYPES = ("custom_voice", "voice_design", "base")
-HUB_REPOS = {
-    "custom_voice": "Qwen/Qwen3-TTS-12Hz-1.7B-CustomVoice",
-    "voice_design": "Qwen/Qwen3-TTS-12Hz-1.7B-VoiceDesign",
-    "base": "Qwen/Qwen3-TTS-12Hz-1.7B-Base",
-}
-FILES = ("config.json", "generation_config.json", "speech_tokenizer/config.json")
-SAMPLE_RATE = 24000
-FRAME_SAMPLES = 1920
-"""Audio samples per 12.5 Hz codec frame."""
 TINY_VERSION = 2
 """Written into a tiny checkpoint (``polyvox-tiny.json``): a newer writer rebuilds it."""
+
+
 TINY_MAX_FRAMES = 30
 """A tiny checkpoint's ``max_new_tokens``: random weights never sample the stop code."""
 
 
-def missing_files(directory: Path) -> list[str]:
-    """The checkpoint files ``directory`` lacks."""
-    return [name for name in FILES if not (directory / name).is_file()]
-
-
-def download(repo: str) -> Path:
-    """A checkpoint from the Hugging Face hub (cached by huggingface_hub)."""
-    from huggingface_hub import snapshot_download
-
-    return Path(snapshot_download(repo_id=repo))
-
-
-def load(directory: Path, device: str, flash_attention: bool) -> Any:
-    """A ``Qwen3TTSModel`` (bf16 and flash attention on CUDA when available)."""
-    import importlib.util
-
-    import torch
-    from qwen_tts import Qwen3TTSModel
-
-    kwargs: dict[str, Any] = {"device_map": device}
-    if device == "cuda":
-        kwargs["dtype"] = torch.bfloat16
-        if flash_attention and importlib.util.find_spec("flash_attn") is not None:
-            kwargs["attn_implementation"] = "flash_attention_2"
-    model = Qwen3TTSModel.from_pretrained(str(directory), **kwargs)
-    model.model.eval()
-    return model
-
-
-# -- tiny random checkpoints -----------------------------------------------------------
 _SPECIALS = [
     "<|endoftext|>",
     "<|im_start|>",
@@ -78,6 +27,8 @@ _SPECIALS = [
     "<|tts_bos|>",
     "<|tts_eos|>",
 ]
+
+
 _WORDS = ["assistant", "user", "Male", "Female", "happy", "sad", "angry", "neutral", "voice"]
 
 
@@ -271,28 +222,3 @@ def _write_codec(codec: Path) -> None:
                 tensor.normal_()
     tokenizer.save_pretrained(codec)
     EncodecFeatureExtractor(feature_size=1, sampling_rate=SAMPLE_RATE).save_pretrained(codec)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Write a tiny random Qwen3-TTS checkpoint.")
-    parser.add_argument("directory", type=Path, nargs="?")
-    parser.add_argument("--type", choices=TYPES, default="custom_voice")
-    parser.add_argument(
-        "--download",
-        metavar="REPO",
-        help=f"instead: fetch a real checkpoint ({', '.join(HUB_REPOS.values())})",
-    )
-    args = parser.parse_args(argv)
-    if args.download:
-        print(f"downloaded {download(args.download)}")
-        return 0
-    if args.directory is None:
-        parser.error("a directory is needed (or --download REPO)")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    write_tiny(args.directory, args.type)
-    print(f"wrote {args.directory}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Engine family: Chatterbox (Resemble AI), in its own environment."""

@@ -1,0 +1,1 @@
+"""Engine family: Piper and faster-whisper, the engines the server itself installs."""

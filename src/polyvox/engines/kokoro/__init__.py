@@ -1,0 +1,1 @@
+"""Engine family: Kokoro-82M through kokoro-onnx."""

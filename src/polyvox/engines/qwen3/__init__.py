@@ -1,0 +1,1 @@
+"""Engine family: Qwen3-TTS (qwen-tts), in its own environment."""

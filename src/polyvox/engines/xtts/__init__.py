@@ -1,0 +1,1 @@
+"""Engine family: XTTS-v2 (coqui-tts), in its own environment."""

@@ -1,0 +1,48 @@
+"""Each engine family is declared once (``engines/<family>/family.py``), and what else
+names it agrees: the registry's engines, pyproject's extras, its image's extras, and the
+functions its checkpoint download names."""
+
+from __future__ import annotations
+
+import importlib
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from polyvox.engines import registry
+from polyvox.engines.families import FAMILIES, PACKAGES
+from tests.unit.test_containers import instructions
+
+ROOT = Path(__file__).resolve().parents[2]
+EXTRAS = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+
+
+def test_every_family_package_declares_its_family() -> None:
+    assert len(FAMILIES) == len(PACKAGES)
+    for package in PACKAGES:
+        declared = importlib.import_module(f"polyvox.engines.{package}.family").FAMILY
+        assert FAMILIES[declared.name] is declared
+
+
+@pytest.mark.parametrize("name", list(FAMILIES))
+def test_the_registry_pyproject_and_image_read_the_declaration(name: str) -> None:
+    family = FAMILIES[name]
+    assert family.extra in EXTRAS
+    for engine, target in family.engines.items():
+        assert registry.available()[engine] == target
+        assert registry.BUILTIN[engine][1] == family.extra_of(engine)
+        assert target.startswith(f"polyvox.engines.{target.split('.')[2]}.")  # in its package
+    if family.image is not None:
+        args = [a for n, a in instructions(ROOT / family.image) if n == "ARG"]
+        extras = next(a.removeprefix("EXTRAS=") for a in args if a.startswith("EXTRAS="))
+        assert family.extra in extras.split(","), family.image
+    if family.fetch is not None:
+        module, _, function = family.fetch.partition(":")
+        assert callable(getattr(importlib.import_module(module), function))
+
+
+def test_engines_are_listed_once() -> None:
+    names = [engine for family in FAMILIES.values() for engine in family.engines]
+    assert len(names) == len(set(names))
+    assert not set(names) & set(registry.REMOTE)
