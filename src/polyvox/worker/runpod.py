@@ -27,6 +27,7 @@ from polyvox.storage import StoredObject
 from polyvox.threads import run_blocking
 from polyvox.types import TRUSTED, ReferenceAudio, SpeechParams
 from polyvox.voices.reference import HASH_PREFIX
+from polyvox.worker import tasks
 from polyvox.worker.inputs import JobInput, JobResult, parse_input
 from polyvox.worker.loop import ServiceLoop
 from polyvox.worker.voice_ids import VoiceIds
@@ -91,6 +92,8 @@ class RunPodWorker:
         spec: JobInput | None = None
         request_id.set(str(job.get("id") or "-"))  # the job's own task: its context
         try:
+            if tasks.names_a_task(job.get("input")):
+                return await tasks.collected(self.service, job["input"])
             spec = parse_input(job.get("input"))
             started = time.perf_counter()
             speech = await self._prepare(spec)
@@ -107,6 +110,11 @@ class RunPodWorker:
         spec: JobInput | None = None
         request_id.set(str(job.get("id") or "-"))
         try:
+            if tasks.names_a_task(job.get("input")):
+                async for encoded in tasks.results(self.service, job["input"]):
+                    yield encoded
+                yield {"done": True}
+                return
             spec = parse_input(job.get("input"))
             started = time.perf_counter()
             speech = await self._prepare(spec)
