@@ -24,6 +24,7 @@ from pathlib import Path
 
 from codec_cost import measure_codec_cost
 from machine import ROOT, OtherLoad, QuietGate, describe
+from polyvox.settings import Settings
 from report import text_report, write_markdown
 from results import LONG, BenchRun, Cell, Memory
 from runners import (
@@ -39,7 +40,7 @@ from server_process import ServerProcess, polyvox_server
 from texts import SENTENCE, TEXTS
 from utterance import measure_utterance, measure_ws_first_audio
 
-RELEASE_WAIT_S = 3.0
+RELEASE_WAIT_S = Settings().memory_release_delay + 3.0
 """Seconds to let the idle model give memory back (POLYVOX_MEMORY_RELEASE_DELAY + the trim)."""
 NOISY_CORES = 0.25
 """A round during which other processes used more cores than this is run again."""

@@ -11,7 +11,6 @@ from typing import Any
 
 import httpx
 
-from polyvox.settings import Settings
 from tests.conftest import free_port
 
 
@@ -37,7 +36,12 @@ def spawn_server(
 ) -> tuple[subprocess.Popen[bytes], str]:
     """``python -m polyvox serve [args]`` on a free port of 127.0.0.1, waited for until ready."""
     port = free_port()
-    environment = {**os.environ, "POLYVOX_LOG_LEVEL": "warning", **(env or {})}
+    environment = {
+        **os.environ,
+        "POLYVOX_LOG_LEVEL": "warning",
+        "POLYVOX_MEMORY_RELEASE_DELAY": str(RELEASE_DELAY),
+        **(env or {}),
+    }
     command = [sys.executable, "-m", "polyvox", "serve", "--port", str(port), *args]
     proc = subprocess.Popen(command, env=environment, **popen)
     url = f"http://127.0.0.1:{port}"
@@ -57,7 +61,9 @@ def rss_mb(pid: int) -> float:
     raise AssertionError("no VmRSS")
 
 
-RELEASE_DELAY = Settings().memory_release_delay
+RELEASE_DELAY = 1.0
+"""The servers of the tests give memory back after 1 s idle (``spawn_server``), not the
+default 30 s, so a test can wait for it."""
 
 
 def settled_rss_mb(pid: int, timeout: float = 10.0) -> float:

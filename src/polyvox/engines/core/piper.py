@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from polyvox.audio import silence
 from polyvox.cpu import CORES, threads_for
 from polyvox.engines.base import EngineClass
-from polyvox.engines.onnx_arena import ReleasingSession, share_cpu_arena, shrinking
+from polyvox.engines.onnx_arena import ReleasingSession, session_options, shrinking
 from polyvox.errors import EngineUnavailable, VoiceNotFound
 from polyvox.types import AudioChunk, EngineInfo, ParamSpec, SpeechRequest, VoiceInfo
 
@@ -198,14 +198,9 @@ class PiperEngine(EngineClass):
         from piper import PiperVoice
         from piper.config import PiperConfig
 
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads
-        # Idle pool threads would spin on cores another concurrent run needs.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        # One CPU arena for every session (the sessions of each thread count): one
-        # shrinking run can then give back what all of them used.
-        share_cpu_arena(onnxruntime)
-        options.add_session_config_entry("session.use_env_allocators", "1")
+        # the session of a call alone on every core spins; a shared slot's does not
+        alone = not self._threads and threads >= self._cores
+        options = session_options(onnxruntime, threads, alone=alone)
         providers = ["CUDAExecutionProvider"] if self._settings.use_cuda else []
         session = onnxruntime.InferenceSession(
             str(voice.model_path),

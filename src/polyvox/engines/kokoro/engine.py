@@ -22,7 +22,7 @@ from polyvox.engines.kokoro.options import (
     KokoroOptions,
     kokoro_language,
 )
-from polyvox.engines.onnx_arena import ReleasingSession, share_cpu_arena, shrinking
+from polyvox.engines.onnx_arena import ReleasingSession, session_options, shrinking
 from polyvox.errors import EngineUnavailable, InvalidRequest, PolyvoxError, VoiceNotFound
 from polyvox.types import AudioChunk, EngineInfo, SpeechRequest, VoiceInfo
 
@@ -221,12 +221,8 @@ class KokoroEngine(EngineClass):
             self._model_path = Path(model_path())  # its 4 PyPI parts joined once, sha256-checked
         if not self._model_path.is_file():
             raise EngineUnavailable(f"model {self._model!r}: no Kokoro model at {self._model_path}")
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads
-        # Idle pool threads would spin on cores another concurrent run needs.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        share_cpu_arena(onnxruntime)  # one arena for every session: one shrink frees it all
-        options.add_session_config_entry("session.use_env_allocators", "1")
+        alone = not self._settings.threads and threads >= CORES  # see session_options
+        options = session_options(onnxruntime, threads, alone=alone)
         session = onnxruntime.InferenceSession(
             str(self._model_path), sess_options=options, providers=["CPUExecutionProvider"]
         )
