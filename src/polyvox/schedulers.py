@@ -37,6 +37,8 @@ class Schedulers:
         self.trimmer = trimmer
         self._schedulers: dict[str, Scheduler] = {}
         self._last_trim = 0.0
+        self._releases: dict[str, asyncio.TimerHandle] = {}
+        """Per model, the release its last job's end scheduled (one at a time)."""
 
     def get(self, model: str) -> Scheduler:
         """The admission queue and slots of one model (its configured slots, at most the
@@ -76,11 +78,17 @@ class Schedulers:
                 self._last_trim = now
                 self.trimmer.after_job()
             return
+        # the delay counts from the last job's end: an earlier job's release is dropped
+        earlier = self._releases.pop(model, None)
+        if earlier is not None:
+            earlier.cancel()
         delay = self.settings.memory_release_delay
-        asyncio.get_running_loop().call_later(delay, self._release_if_idle, model)
+        loop = asyncio.get_running_loop()
+        self._releases[model] = loop.call_later(delay, self._release_if_idle, model)
 
     def _release_if_idle(self, model: str) -> None:
         """Give the model's scratch memory and the heap's free pages back, if still idle."""
+        self._releases.pop(model, None)
         if self._schedulers[model].active > 0:
             return  # busy again: its jobs will ask again when they end
         self._last_trim = time.monotonic()

@@ -46,3 +46,26 @@ def test_engines_are_listed_once() -> None:
     names = [engine for family in FAMILIES.values() for engine in family.engines]
     assert len(names) == len(set(names))
     assert not set(names) & set(registry.REMOTE)
+
+
+class _BrokenEntryPoint:
+    value = "broken_plugin:FAMILY"
+
+    def load(self) -> object:
+        raise ImportError("No module named 'broken_plugin'")
+
+
+def test_a_plugin_family_that_cannot_load_is_left_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    from polyvox.engines import families
+
+    monkeypatch.setattr(families, "entry_points", lambda group: [_BrokenEntryPoint()])
+    assert families._plugins() == {}  # logged, not fatal: polyvox still imports and serves
+
+
+def test_a_mistyped_engine_import_path_stops_the_server_at_start() -> None:
+    from polyvox.models import ConfigError, model_spec
+    from polyvox.settings import ModelConfig, Settings
+
+    settings = Settings(models={"mine": ModelConfig(engine="tests.standins.pictur:Engine")})
+    with pytest.raises(ConfigError, match=r"tests\.standins\.pictur"):
+        model_spec(settings, "mine")

@@ -5,26 +5,42 @@ can have an environment of its own)."""
 from __future__ import annotations
 
 import importlib
+import logging
 from importlib.metadata import entry_points
 
 from polyvox.engines.family import EnvironmentMissing, Family
 
-__all__ = ["FAMILIES", "EnvironmentMissing", "Family", "family"]
+__all__ = ["BUILTIN", "FAMILIES", "PLUGINS", "EnvironmentMissing", "Family", "family"]
+log = logging.getLogger(__name__)
 PACKAGES = ("core", "kokoro", "chatterbox", "xtts", "qwen3")
 """The built-in family packages under ``polyvox.engines``."""
 ENTRY_POINT_GROUP = "polyvox.families"
 
 
-def _gather() -> dict[str, Family]:
-    declared = [
-        importlib.import_module(f"polyvox.engines.{package}.family").FAMILY for package in PACKAGES
-    ]
+def _builtin() -> dict[str, Family]:
+    modules = [importlib.import_module(f"polyvox.engines.{p}.family") for p in PACKAGES]
+    return {module.FAMILY.name: module.FAMILY for module in modules}
+
+
+def _plugins() -> dict[str, Family]:
+    """Plugin families; one that cannot be loaded is logged and left out, never fatal."""
+    found: dict[str, Family] = {}
     for ep in entry_points(group=ENTRY_POINT_GROUP):
-        declared.append(ep.load())
-    return {found.name: found for found in declared}
+        try:
+            declared = ep.load()
+        except Exception:
+            log.exception("engine family plugin %s cannot be loaded", ep.value)
+            continue
+        if isinstance(declared, Family):
+            found.setdefault(declared.name, declared)
+        else:
+            log.error("engine family plugin %s is not a Family", ep.value)
+    return found
 
 
-FAMILIES: dict[str, Family] = _gather()
+BUILTIN: dict[str, Family] = _builtin()
+PLUGINS: dict[str, Family] = {k: v for k, v in _plugins().items() if k not in BUILTIN}
+FAMILIES: dict[str, Family] = {**BUILTIN, **PLUGINS}
 
 
 def family(name: str) -> Family:

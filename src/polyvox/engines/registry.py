@@ -6,7 +6,8 @@ import importlib
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
 
-from polyvox.engines.families import FAMILIES
+from polyvox.engines.families import BUILTIN as BUILTIN_FAMILIES
+from polyvox.engines.families import PLUGINS
 from polyvox.errors import EngineUnavailable, ModelNotFound
 
 if TYPE_CHECKING:
@@ -24,7 +25,7 @@ BUILTIN: dict[str, tuple[str, str]] = {
     # name: ("module:Class", the extra that installs its libraries), from the families
     **{
         name: (target, found.extra_of(name))
-        for found in FAMILIES.values()
+        for found in BUILTIN_FAMILIES.values()
         for name, target in found.engines.items()
     },
     **{name: (target, "") for name, target in REMOTE.items()},
@@ -36,6 +37,9 @@ def available() -> dict[str, str]:
     """Every engine name known here (built-in and from entry points) -> its import path.
     An engine may also be named by its import path itself (``package.module:Class``)."""
     names = {name: target for name, (target, _) in BUILTIN.items()}
+    for plugin in PLUGINS.values():  # a plugin family's engines
+        for name, target in plugin.engines.items():
+            names.setdefault(name, target)
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         names.setdefault(ep.name, ep.value)
     return names
@@ -54,6 +58,8 @@ def load_class(name: str) -> type[EngineClass]:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
+        if ":" in name and _names_its_module(exc, module_name):
+            raise ModelNotFound(f"no engine {name!r}: no module {exc.name!r}") from exc
         hint = f"pip install 'polyvox[{extra}]'" if name in BUILTIN else "is it installed?"
         raise EngineUnavailable(
             f"engine {name!r} needs libraries that are not installed ({exc.name}): {hint}"
@@ -68,6 +74,13 @@ def load_class(name: str) -> type[EngineClass]:
         if not hasattr(cls, declared):
             raise EngineUnavailable(f"engine {name!r}: {target} does not declare {declared!r}")
     return cls
+
+
+def _names_its_module(exc: ImportError, module: str) -> bool:
+    """Whether the import failed on the named module itself (a mistyped import path, a
+    configuration error), not on a library it imports (an install hint)."""
+    missing = exc.name or ""
+    return bool(missing) and (module == missing or module.startswith(f"{missing}."))
 
 
 def create_engine(spec: ModelSpec) -> Engine:

@@ -9,6 +9,8 @@ import importlib
 import os
 from pathlib import Path
 
+from polyvox.engines.qwen3.model import TYPES
+
 WRITERS = ("chatterbox", "xtts", "qwen3")
 
 
@@ -17,7 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("family", choices=WRITERS)
     parser.add_argument("directory", type=Path)
     parser.add_argument("--multilingual", action="store_true", help="chatterbox: multilingual")
-    parser.add_argument("--type", default="custom_voice", help="qwen3: the checkpoint's type")
+    parser.add_argument("--type", choices=TYPES, default="custom_voice", help="qwen3: its type")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     writer = importlib.import_module(f"polyvox.testing.{args.family}")
