@@ -23,6 +23,10 @@ def test_every_family_package_declares_its_family() -> None:
     for package in PACKAGES:
         declared = importlib.import_module(f"polyvox.engines.{package}.family").FAMILY
         assert FAMILIES[declared.name] is declared
+        for target in declared.engines.values():  # its engines live in its own package
+            assert target.startswith(f"polyvox.engines.{package}."), (package, target)
+            module, _, name = target.partition(":")
+            assert getattr(importlib.import_module(module), name).__name__ == name
 
 
 @pytest.mark.parametrize("name", list(FAMILIES))
@@ -32,7 +36,6 @@ def test_the_registry_pyproject_and_image_read_the_declaration(name: str) -> Non
     for engine, target in family.engines.items():
         assert registry.available()[engine] == target
         assert registry.BUILTIN[engine][1] == family.extra_of(engine)
-        assert target.startswith(f"polyvox.engines.{target.split('.')[2]}.")  # in its package
     if family.image is not None:
         args = [a for n, a in instructions(ROOT / family.image) if n == "ARG"]
         extras = next(a.removeprefix("EXTRAS=") for a in args if a.startswith("EXTRAS="))
